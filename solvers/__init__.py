@@ -1,0 +1,36 @@
+"""Differentiable ODE solvers in pure JAX.
+
+The public interface is specified in SPEC.md; everything here is a re-export.
+"""
+
+from ._solve import Solution, solve, status_message
+from ._tableaus import ButcherTableau
+from .explicit import (
+    RK4,
+    Bosh3,
+    Dopri5,
+    Dopri8,
+    Euler,
+    ExplicitRK,
+    Heun,
+    Midpoint,
+    Ralston,
+    Tsit5,
+)
+
+__all__ = [
+    "RK4",
+    "Bosh3",
+    "ButcherTableau",
+    "Dopri5",
+    "Dopri8",
+    "Euler",
+    "ExplicitRK",
+    "Heun",
+    "Midpoint",
+    "Ralston",
+    "Solution",
+    "Tsit5",
+    "solve",
+    "status_message",
+]
