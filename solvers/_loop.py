@@ -240,17 +240,21 @@ def integrate(cfg, f, args, y0, t0, t1, ts, h0, rtol, atol, record=None):
                 lambda operand: operand,
                 (save_index, ys),
             )
-        stepping = _not_done(state, t1) & ~saves_pending(state, save_index)
         new_state, accept, h, ks, y1 = _attempt(cfg.method, f, args, state, t1, rtol, atol)
-        accept = accept & stepping
+        if num_saves:
+            # Pause stepping while save points of the last step are still unwritten.
+            # (Without saves the body only runs while stepping: under vmap, the
+            # batched while loop already keeps finished members unchanged.)
+            stepping = _not_done(state, t1) & ~saves_pending(state, save_index)
+            accept = accept & stepping
         exhausted = (new_state.num_steps >= cfg.max_steps) & (new_state.t < t1)
         new_state = new_state._replace(
             status=jnp.where(
                 exhausted & (new_state.status == SUCCESS), MAX_STEPS_REACHED, new_state.status
             )
         )
-        new_state = jax.tree.map(lambda a, b: jnp.where(stepping, a, b), new_state, state)
         if num_saves:
+            new_state = jax.tree.map(lambda a, b: jnp.where(stepping, a, b), new_state, state)
             coefficients = dense_coefficients(tableau, fp, state.t, state.y, y1, h, ks)
             last_step = jax.tree.map(
                 lambda a, b: jnp.where(accept, a, b),
