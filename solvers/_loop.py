@@ -163,15 +163,11 @@ def _store(buffer, index, value, condition):
     return buffer.at[index].set(jnp.where(condition, value, buffer[index]))
 
 
-SAVE_WINDOW = 4  # save points written per loop iteration (more wait one iteration)
-
-
 def integrate(cfg, f, args, y0, t0, t1, ts, h0, rtol, atol, record=None):
     """Run the adaptive (or traced-length fixed-step) loop.
 
     Save points are filled from the dense output of the accepted step that contains
-    them, ``SAVE_WINDOW`` per loop iteration, without nested loops or branches;
-    should a step contain more, the loop pauses stepping until they are written.
+    them; the dense coefficients are only formed in steps that contain a save point.
 
     Args:
         cfg: static :class:`LoopConfig`.
@@ -199,15 +195,6 @@ def integrate(cfg, f, args, y0, t0, t1, ts, h0, rtol, atol, record=None):
         at_start = ts <= t0
         ys = jnp.where(at_start[:, None], y0[None, :], jnp.nan).astype(y0.dtype)
         save_index = jnp.sum(at_start).astype(jnp.int32)
-    window = min(SAVE_WINDOW, num_saves)
-    fp = functools.partial(_bind, f, args)
-    num_coefficients = dense_basis(tableau, jnp.zeros((), y0.dtype)).shape[0]
-    last_step = (
-        t0,
-        jnp.ones((), y0.dtype),
-        y0,
-        jnp.zeros((num_coefficients, y0.shape[0]), y0.dtype),
-    )
 
     records = None
     if record == "checkpoint":
@@ -222,31 +209,9 @@ def integrate(cfg, f, args, y0, t0, t1, ts, h0, rtol, atol, record=None):
             jnp.zeros((cfg.max_steps, y0.shape[0]), y0.dtype),
         )
 
-    def saves_pending(state, save_index):
-        if num_saves == 0:
-            return jnp.asarray(False)
-        return (save_index < num_saves) & (ts[jnp.minimum(save_index, num_saves - 1)] <= state.t)
-
-    def cond(carry):
-        state, _, save_index, _, _ = carry
-        return _not_done(state, t1) | saves_pending(state, save_index)
-
     def body(carry):
-        state, ys, save_index, last_step, records = carry
-        if num_saves:
-            save_index, ys = lax.cond(
-                saves_pending(state, save_index),
-                functools.partial(_write_saves, tableau, ts, window, state.t, last_step),
-                lambda operand: operand,
-                (save_index, ys),
-            )
+        state, ys, save_index, records = carry
         new_state, accept, h, ks, y1 = _attempt(cfg.method, f, args, state, t1, rtol, atol)
-        if num_saves:
-            # Pause stepping while save points of the last step are still unwritten.
-            # (Without saves the body only runs while stepping: under vmap, the
-            # batched while loop already keeps finished members unchanged.)
-            stepping = _not_done(state, t1) & ~saves_pending(state, save_index)
-            accept = accept & stepping
         exhausted = (new_state.num_steps >= cfg.max_steps) & (new_state.t < t1)
         new_state = new_state._replace(
             status=jnp.where(
@@ -254,12 +219,12 @@ def integrate(cfg, f, args, y0, t0, t1, ts, h0, rtol, atol, record=None):
             )
         )
         if num_saves:
-            new_state = jax.tree.map(lambda a, b: jnp.where(stepping, a, b), new_state, state)
-            coefficients = dense_coefficients(tableau, fp, state.t, state.y, y1, h, ks)
-            last_step = jax.tree.map(
-                lambda a, b: jnp.where(accept, a, b),
-                (state.t, h, state.y, coefficients),
-                last_step,
+            step = (state.t, h, state.y, y1, ks)
+            save_index, ys = lax.cond(
+                accept & _save_pending(ts, save_index, new_state.t),
+                functools.partial(_write_saves, tableau, f, args, ts, new_state.t, step),
+                lambda operand: operand,
+                (save_index, ys),
             )
         if record == "checkpoint":
             segment_end = accept & (new_state.num_accepted % cfg.segment_length == 0)
@@ -274,29 +239,33 @@ def integrate(cfg, f, args, y0, t0, t1, ts, h0, rtol, atol, record=None):
                 _store(buffer, state.num_accepted, value, accept)
                 for buffer, value in zip(records, (state.t, h, state.y))
             )
-        return new_state, ys, save_index, last_step, records
+        return new_state, ys, save_index, records
 
-    state, ys, save_index, _, records = lax.while_loop(
-        cond, body, (state, ys, save_index, last_step, records)
+    state, ys, save_index, records = lax.while_loop(
+        lambda carry: _not_done(carry[0], t1), body, (state, ys, save_index, records)
     )
     if ts is None:
         ys = state.y[None]
     return ys, state, save_index, records
 
 
-def _write_saves(tableau, ts, window, t_now, last_step, operand):
-    """Write up to ``window`` save points that lie in the last accepted step."""
-    save_index, ys = operand
+def _save_pending(ts, save_index, t_now):
     num_saves = ts.shape[0]
-    t_last, h_last, y_last, coefficients = last_step
-    index = save_index + jnp.arange(window)
-    times = ts[jnp.minimum(index, num_saves - 1)]
-    write = (index < num_saves) & (times <= t_now)
-    values = jax.vmap(lambda theta: dense_evaluate(tableau, y_last, coefficients, theta))(
-        (times - t_last) / h_last
-    )
-    ys = ys.at[jnp.where(write, index, num_saves)].set(values, mode="drop")
-    return save_index + jnp.sum(write, dtype=jnp.int32), ys
+    return (save_index < num_saves) & (ts[jnp.minimum(save_index, num_saves - 1)] <= t_now)
+
+
+def _write_saves(tableau, f, args, ts, t_now, step, operand):
+    """Write every save point inside the accepted step from its dense output."""
+    t, h, y, y1, ks = step
+    fp = functools.partial(_bind, f, args)
+    coefficients = dense_coefficients(tableau, fp, t, y, y1, h, ks)
+
+    def write(carry):
+        index, ys = carry
+        value = dense_evaluate(tableau, y, coefficients, (ts[index] - t) / h)
+        return index + 1, ys.at[index].set(value)
+
+    return lax.while_loop(lambda carry: _save_pending(ts, carry[0], t_now), write, operand)
 
 
 def _snapshot(state):
