@@ -3,7 +3,7 @@
 The public interface is specified in SPEC.md; everything here is a re-export.
 """
 
-from ._solve import Solution, solve, status_message
+from ._solve import Solution, SolveError, solve, status_message
 from ._tableaus import ButcherTableau
 from .explicit import (
     RK4,
@@ -30,6 +30,7 @@ __all__ = [
     "Midpoint",
     "Ralston",
     "Solution",
+    "SolveError",
     "Tsit5",
     "solve",
     "status_message",

@@ -28,8 +28,16 @@ def _status(result):
     return status
 
 
+_ADJOINTS = {
+    "auto": diffrax.RecursiveCheckpointAdjoint,
+    "checkpoint": diffrax.RecursiveCheckpointAdjoint,
+    "direct": diffrax.DirectAdjoint,
+    "forward": diffrax.ForwardMode,
+}
+
+
 def solve_with_diffrax(
-    f, y0, t0, t1, params, *, method, ts, dt, rtol, atol, max_steps, throw, finish
+    f, y0, t0, t1, params, *, method, ts, dt, rtol, atol, max_steps, adjoint, throw, finish
 ):
     """Solve with a diffrax solver; returns the same :class:`Solution`."""
     term = diffrax.ODETerm(f)
@@ -46,13 +54,14 @@ def solve_with_diffrax(
         method,
         t0,
         t1,
-        None if dt is None else jnp.asarray(dt, t0.dtype) * jnp.sign(t1 - t0),
+        None if dt is None else jnp.abs(jnp.asarray(dt, t0.dtype)) * jnp.sign(t1 - t0),
         y0,
         args=params,
         saveat=diffrax.SaveAt(ts=save_ts),
         stepsize_controller=controller,
         max_steps=max_steps,
         throw=False,
+        adjoint=_ADJOINTS[adjoint](),
     )
     stats = {
         "num_steps": jnp.asarray(solution.stats["num_steps"], jnp.int32),

@@ -245,7 +245,8 @@ def integrate(cfg, f, args, y0, t0, t1, ts, h0, rtol, atol, record=None):
         lambda carry: _not_done(carry[0], t1), body, (state, ys, save_index, records)
     )
     if ts is None:
-        ys = state.y[None]
+        # A failed solve did not reach t1: do not return a plausible-looking state.
+        ys = jnp.where(state.status == SUCCESS, state.y, jnp.nan)[None]
     return ys, state, save_index, records
 
 

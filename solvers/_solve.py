@@ -56,6 +56,10 @@ _COMING = (
 )
 
 
+class SolveError(RuntimeError):
+    """A failed integration (``throw=True``); the message says what to change."""
+
+
 def status_message(status: int) -> str:
     """Human-readable meaning of a ``Solution.status`` code."""
     return STATUS_MESSAGES.get(int(status), f"unknown status {int(status)}")
@@ -150,23 +154,28 @@ def _is_concrete(*trees) -> bool:
     return not any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves(trees))
 
 
-def _has_forward_tracer(tree) -> bool:
-    """Is any leaf being differentiated in forward mode (``jax.jvp``/``jacfwd``)?"""
+def _only_forward_mode(tree) -> bool:
+    """Is some leaf differentiated in forward mode (``jax.jvp``/``jacfwd``) and none in
+    reverse mode? Then the plain loop is used; reverse mode (also nested, as in
+    ``jax.hessian``) needs the custom VJP."""
+    forward = False
     for leaf in jax.tree.leaves(tree):
         x = leaf
         while isinstance(x, jax.core.Tracer):
-            if type(x).__name__ == "JVPTracer":
-                return True
+            kind = type(x).__name__
+            if kind == "LinearizeTracer":
+                return False
+            forward = forward or kind == "JVPTracer"
             x = getattr(x, "primal", getattr(x, "val", None))
-    return False
+    return forward
 
 
 def _check_finite(name, tree):
     for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
         value = np.asarray(leaf)
         if np.issubdtype(value.dtype, np.inexact) and not np.all(np.isfinite(value)):
-            where = jax.tree_util.keystr(path) or "(the array)"
-            raise ValueError(f"{name}{where} contains NaN or inf; solve needs finite {name}.")
+            where = name + jax.tree_util.keystr(path)
+            raise ValueError(f"{where} contains NaN or inf; solve needs finite {name}.")
 
 
 def _float_dtype(y0):
@@ -255,7 +264,9 @@ def solve(
 
     Raises:
         ValueError / TypeError: bad input, with a message that says what to fix.
-        equinox.EqxRuntimeError: with ``throw=True``, a failed integration.
+        SolveError: with ``throw=True``, a failed integration called outside any JAX
+            transformation. Under ``jax.jit`` the same message arrives through
+            ``equinox.error_if`` (a ``jax.errors.JaxRuntimeError``).
     """
     if not (isinstance(t_span, (tuple, list)) and len(t_span) == 2) and jnp.shape(t_span) != (2,):
         raise ValueError(f"t_span must be a pair (t0, t1), got {t_span!r}.")
@@ -286,6 +297,42 @@ def solve(
         _check_finite("params", params)
     _check_vector_field(f, t0, y0, params)
 
+    save_ts = t1[None] if ts is None else jnp.asarray(ts, dtype)
+    if save_ts.ndim != 1 or save_ts.shape[0] == 0:
+        raise ValueError(f"ts must be a non-empty 1-D array, got shape {save_ts.shape}.")
+    direction = jnp.where(t1 >= t0, 1, -1).astype(dtype)
+    invalid = jnp.asarray(False)
+    if ts is not None:
+        invalid = _invalid_ts(save_ts, t0, t1, direction)
+        if _is_concrete(save_ts, t0, t1) and bool(invalid):
+            raise ValueError(
+                f"ts must lie inside t_span=({float(t0)}, {float(t1)}) and be "
+                f"{'non-decreasing' if float(t1) >= float(t0) else 'non-increasing'} "
+                "(the direction of integration)."
+            )
+
+    if _eager() and _hashable(f, method):
+        # Outside any transformation: run through one cached compiled program (a
+        # plain Python call would recompile the loop on every call), then raise here.
+        solution = _solve_compiled(
+            f,
+            y0,
+            params,
+            ts,
+            rtol,
+            atol,
+            t_span=(float(t0), float(t1)),
+            dt=None if dt is None else float(dt),
+            method=method,
+            max_steps=max_steps,
+            adjoint=adjoint,
+        )
+        status = np.asarray(solution.status)
+        if throw and np.any(status != _loop.SUCCESS):
+            code = int(status.flat[np.argmax(status.flat != _loop.SUCCESS)])
+            raise SolveError(f"solvers.solve failed (status {code}): {status_message(code)}")
+        return solution
+
     if not isinstance(method, ExplicitRK):
         from ._diffrax import solve_with_diffrax
 
@@ -301,8 +348,11 @@ def solve(
             rtol=rtol,
             atol=atol,
             max_steps=max_steps,
+            adjoint=adjoint,
             throw=throw,
-            finish=_finish,
+            finish=lambda *a: _finish(
+                *a[:-2], jnp.where(invalid, _loop.INVALID_INPUT, a[-2]), a[-1]
+            ),
         )
     if not method.adaptive and dt is None:
         raise ValueError(
@@ -311,20 +361,6 @@ def solve(
         )
     if dt is not None and _is_concrete(dt) and not float(dt) > 0 and not float(dt) < 0:
         raise ValueError(f"dt must be non-zero, got {dt!r}.")
-
-    save_ts = t1[None] if ts is None else jnp.asarray(ts, dtype)
-    if save_ts.ndim != 1 or save_ts.shape[0] == 0:
-        raise ValueError(f"ts must be a non-empty 1-D array, got shape {save_ts.shape}.")
-    direction = jnp.where(t1 >= t0, 1, -1).astype(dtype)
-    invalid = jnp.asarray(False)
-    if ts is not None:
-        invalid = _invalid_ts(save_ts, t0, t1, direction)
-        if _is_concrete(save_ts, t0, t1) and bool(invalid):
-            raise ValueError(
-                f"ts must lie inside t_span=({float(t0)}, {float(t1)}) and be "
-                f"{'non-decreasing' if float(t1) >= float(t0) else 'non-increasing'} "
-                "(the direction of integration)."
-            )
 
     y0_flat, unravel = ravel_pytree(y0)
     field, consts = jax.closure_convert(f, t0, y0, params)
@@ -355,7 +391,7 @@ def solve(
     else:
         if adjoint == "auto":
             adjoint = (
-                "forward" if _has_forward_tracer((y0, params, t_span, ts, consts)) else "checkpoint"
+                "forward" if _only_forward_mode((y0, params, t_span, ts, consts)) else "checkpoint"
             )
         cfg = _loop.LoopConfig(method=method, max_steps=max_steps, adjoint=adjoint)
         run = _loop.make_adaptive_solver(cfg, flat_field)
@@ -394,3 +430,40 @@ def _finish(f, params, ts, ys, stats, status, throw):
         ys = jax.tree.unflatten(treedef, [first, *leaves[1:]])
     derivatives = jax.vmap(lambda t, y: f(t, y, params))(ts, ys)
     return Solution(ts=ts, ys=ys, stats=stats, status=status, derivatives=derivatives)
+
+
+def _eager() -> bool:
+    from jax._src import core
+
+    return core.trace_state_clean()
+
+
+def _hashable(*objects) -> bool:
+    try:
+        for obj in objects:
+            hash(obj)
+    except TypeError:
+        return False
+    return True
+
+
+def _solve_traced(f, y0, params, ts, rtol, atol, *, t_span, dt, method, max_steps, adjoint):
+    return solve(
+        f,
+        y0,
+        t_span,
+        params,
+        method=method,
+        ts=ts,
+        dt=dt,
+        rtol=rtol,
+        atol=atol,
+        max_steps=max_steps,
+        adjoint=adjoint,
+        throw=False,
+    )
+
+
+_solve_compiled = jax.jit(
+    _solve_traced, static_argnames=("f", "t_span", "dt", "method", "max_steps", "adjoint")
+)
