@@ -33,8 +33,7 @@ EXACT_CASES = [(name, name, {}) for name in WITH_EXACT] + [
     ("driven_critical", "damped_driven_oscillator", {"zeta": 1.0, "F": 2.0}),
     ("driven_overdamped", "damped_driven_oscillator", {"zeta": 2.5, "omega": 1.5}),
     ("kepler_circular", "kepler", {"e": 0.0}),
-    ("kepler_e09", "kepler", {"e": 0.9, "mu": 2.0}),
-    ("kepler_shifted", "kepler", {"e": 0.3, "t_span": (2.0, 30.0)}),
+    ("kepler_e09_shifted", "kepler", {"e": 0.9, "mu": 2.0, "t_span": (2.0, 30.0)}),
 ]
 EXACT_IDS = [case[0] for case in EXACT_CASES]
 
@@ -290,16 +289,19 @@ def test_kepler_exact_conserves_energy_and_angular_momentum():
     energy, angular_momentum, states = invariants(eccentricities)
     np.testing.assert_allclose(energy, -mu / 2, rtol=1e-12)  # semi-major axis 1
     expected_momentum = np.sqrt(mu * (1 - eccentricities**2))[:, None]
-    np.testing.assert_allclose(angular_momentum, np.broadcast_to(expected_momentum, (5, 301)),
-                               rtol=1e-12)  # fmt: skip
+    expected_momentum = np.broadcast_to(expected_momentum, angular_momentum.shape)
+    np.testing.assert_allclose(angular_momentum, expected_momentum, rtol=1e-12)
     for e, orbit in zip(eccentricities, states):
         # At t0 the periapsis state, and back there after three periods.
         start = problems.kepler_periapsis_state(e, mu)
         np.testing.assert_allclose(np.asarray(orbit)[[0, -1]], np.stack([start, start]), atol=1e-10)
     # The vector field conserves both as well.
     on_orbit = states[:, ::50].reshape(-1, 4)
-    assert_conserved(lambda y: 0.5 * jnp.sum(y[2:] ** 2) - mu / jnp.linalg.norm(y[:2]), problem,
-                     on_orbit)  # fmt: skip
+
+    def energy_of(y):
+        return 0.5 * jnp.sum(y[2:] ** 2) - mu / jnp.linalg.norm(y[:2])
+
+    assert_conserved(energy_of, problem, on_orbit)
     assert_conserved(lambda y: y[0] * y[3] - y[1] * y[2], problem, on_orbit)
 
 
