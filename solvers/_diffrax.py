@@ -36,10 +36,8 @@ _ADJOINTS = {
 }
 
 
-def solve_with_diffrax(
-    f, y0, t0, t1, params, *, method, ts, dt, rtol, atol, max_steps, adjoint, throw, finish
-):
-    """Solve with a diffrax solver; returns the same :class:`Solution`."""
+def solve_with_diffrax(f, y0, t0, t1, params, *, method, ts, dt, rtol, atol, max_steps, adjoint):
+    """Solve with a diffrax solver; returns ``(ts, ys, stats, status)``."""
     term = diffrax.ODETerm(f)
     adaptive = isinstance(method, diffrax.AbstractAdaptiveSolver)
     if adaptive:
@@ -69,4 +67,4 @@ def solve_with_diffrax(
         "num_rejected": jnp.asarray(solution.stats["num_rejected_steps"], jnp.int32),
         "num_fevals": jnp.asarray(-1, jnp.int32),
     }
-    return finish(f, params, save_ts, solution.ys, stats, _status(solution.result), throw)
+    return save_ts, solution.ys, stats, _status(solution.result)

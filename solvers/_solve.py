@@ -336,7 +336,7 @@ def solve(
     if not isinstance(method, ExplicitRK):
         from ._diffrax import solve_with_diffrax
 
-        return solve_with_diffrax(
+        save_ts, ys, stats, status = solve_with_diffrax(
             f,
             y0,
             t0,
@@ -349,11 +349,9 @@ def solve(
             atol=atol,
             max_steps=max_steps,
             adjoint=adjoint,
-            throw=throw,
-            finish=lambda *a: _finish(
-                *a[:-2], jnp.where(invalid, _loop.INVALID_INPUT, a[-2]), a[-1]
-            ),
         )
+        status = jnp.where(invalid, _loop.INVALID_INPUT, status).astype(jnp.int32)
+        return _finish(f, params, save_ts, ys, stats, status, throw)
     if not method.adaptive and dt is None:
         raise ValueError(
             f"method {method.name!r} is a fixed-step method: pass dt=..., or use an "
