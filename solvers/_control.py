@@ -44,7 +44,7 @@ def pid_factor(method, ratio, accept, inverse_previous, inverse_previous2):
         factor = factor * inverse_previous**beta2
     if beta3 != 0:
         factor = factor * inverse_previous2**beta3
-    low = jnp.where(accept, 1.0, method.factormin)
+    low = method.factormin
     high = jnp.where(accept, method.factormax, method.safety)
     factor = jnp.clip(jnp.nan_to_num(factor, nan=method.factormin, posinf=high), low, high)
     return factor, inverse

@@ -32,7 +32,7 @@ class ExplicitRK:
     time-stepping", ACM TOMS 29 (2003) 1-26: with ``r_n = 1 / error_ratio_n`` and
     ``k = error_order + 1``, the step is scaled by
     ``safety * r_n^((p+i+d)/k) * r_{n-1}^(-(p+2d)/k) * r_{n-2}^(d/k)``, clipped to
-    ``[1, factormax]`` after an accepted step and ``[factormin, safety]`` after a
+    ``[factormin, factormax]`` after an accepted step and ``[factormin, safety]`` after a
     rejected one. The default (``icoeff=1``, others 0) is the classical I controller;
     ``pcoeff=0.4, icoeff=0.3`` gives Hairer's PI controller.
 
