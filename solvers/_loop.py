@@ -449,7 +449,8 @@ def make_adaptive_solver(cfg, f):
             start_bar = jnp.sum(jnp.where(at_start, ys_bar, 0), axis=0)
             ts_out = ts_bar + jnp.where(at_start[:, 0], ys_bar @ f0, 0)
             t1_bar = zero(t1)
-        t0_bar = -jnp.vdot(y_bar, f0)
+        # Every output moves with t0, the save points at t0 included.
+        t0_bar = -jnp.vdot(y_bar + start_bar, f0)
         return (
             args_bar,
             y_bar + start_bar,
@@ -511,7 +512,9 @@ def integrate_fixed(method, f, args, y0, t0, t1, dt, num, ts):
         t, h, y = times[k], steps[k], starts[k]
         y1, ks = rk_stages(tableau, fp, t, y, h, fp(t, y))
         coefficients = dense_coefficients(tableau, fp, t, y, y1, h, ks)
-        return dense_evaluate(tableau, y, coefficients, (t_save - t) / h)
+        # An empty interval (t0 == t1) has a single step of size zero.
+        theta = jnp.where(h > 0, (t_save - t) / jnp.where(h > 0, h, 1), 0)
+        return dense_evaluate(tableau, y, coefficients, theta)
 
     ys = jax.vmap(save)(ts)
     finite = jnp.all(jnp.isfinite(y_final))

@@ -268,7 +268,9 @@ def solve(
             transformation. Under ``jax.jit`` the same message arrives through
             ``equinox.error_if`` (a ``jax.errors.JaxRuntimeError``).
     """
-    if not (isinstance(t_span, (tuple, list)) and len(t_span) == 2) and jnp.shape(t_span) != (2,):
+    if not (isinstance(t_span, (tuple, list)) and len(t_span) == 2) and getattr(
+        t_span, "shape", None
+    ) != (2,):
         raise ValueError(f"t_span must be a pair (t0, t1), got {t_span!r}.")
     if not isinstance(max_steps, int) or max_steps < 1:
         raise ValueError(f"max_steps must be a positive int, got {max_steps!r}.")
@@ -286,15 +288,18 @@ def solve(
     if not callable(f):
         raise TypeError("f must be callable as f(t, y, params).")
 
+    # Values given as constants stay checkable in Python even inside a user's jit.
+    if _is_concrete(y0):
+        _check_finite("y0", y0)
+    if _is_concrete(params):
+        _check_finite("params", params)
+    span_static = _is_concrete(t_span[0], t_span[1], dt)
+    ts_static = ts is not None and _is_concrete(ts)
     y0 = jax.tree.map(jnp.asarray, y0)
     dtype = _float_dtype(y0)
     y0 = jax.tree.map(lambda leaf: leaf.astype(dtype), y0)
     t0 = jnp.asarray(t_span[0], dtype)
     t1 = jnp.asarray(t_span[1], dtype)
-    if _is_concrete(y0):
-        _check_finite("y0", y0)
-    if _is_concrete(params):
-        _check_finite("params", params)
     _check_vector_field(f, t0, y0, params)
 
     save_ts = t1[None] if ts is None else jnp.asarray(ts, dtype)
@@ -304,10 +309,21 @@ def solve(
     invalid = jnp.asarray(False)
     if ts is not None:
         invalid = _invalid_ts(save_ts, t0, t1, direction)
-        if _is_concrete(save_ts, t0, t1) and bool(invalid):
+        if (
+            ts_static
+            and span_static
+            and bool(
+                _invalid_ts(
+                    np.asarray(ts, dtype),
+                    np.asarray(t_span[0], dtype),
+                    np.asarray(t_span[1], dtype),
+                    1 if float(t_span[1]) >= float(t_span[0]) else -1,
+                )
+            )
+        ):
             raise ValueError(
-                f"ts must lie inside t_span=({float(t0)}, {float(t1)}) and be "
-                f"{'non-decreasing' if float(t1) >= float(t0) else 'non-increasing'} "
+                f"ts must lie inside t_span=({float(t_span[0])}, {float(t_span[1])}) and be "
+                f"{'non-decreasing' if float(t_span[1]) >= float(t_span[0]) else 'non-increasing'} "
                 "(the direction of integration)."
             )
 
@@ -336,7 +352,12 @@ def solve(
     if not isinstance(method, ExplicitRK):
         from ._diffrax import solve_with_diffrax
 
-        save_ts, ys, stats, status = solve_with_diffrax(
+        if ts is not None:
+            # diffrax raises on bad save times itself; give it valid ones and report
+            # the problem through status (or the error below).
+            safe = direction * _onto_span(direction * save_ts, direction * t0, direction * t1)
+            ts = jnp.where(invalid, jnp.linspace(t0, t1, save_ts.shape[0]), safe)
+        _, ys, stats, status = solve_with_diffrax(
             f,
             y0,
             t0,
@@ -371,10 +392,9 @@ def solve(
 
     rtol = jnp.asarray(rtol, dtype)
     atol = jnp.asarray(atol, dtype)
-    fixed_static = not method.adaptive and _is_concrete(t0, t1, dt)
-    if fixed_static:
+    if not method.adaptive and span_static:
         step = abs(float(dt))
-        num = _loop.fixed_grid(0.0, abs(float(t1) - float(t0)), step)
+        num = _loop.fixed_grid(0.0, abs(float(t_span[1]) - float(t_span[0])), step)
         ys_flat, stats, status = _loop.integrate_fixed(
             method,
             flat_field,
@@ -384,7 +404,7 @@ def solve(
             direction * t1,
             jnp.asarray(step, dtype),
             num,
-            direction * save_ts,
+            _onto_span(direction * save_ts, direction * t0, direction * t1),
         )
     else:
         if adjoint == "auto":
@@ -399,7 +419,7 @@ def solve(
             y0_flat,
             direction * t0,
             direction * t1,
-            None if ts is None else direction * save_ts,
+            None if ts is None else _onto_span(direction * save_ts, direction * t0, direction * t1),
             h0,
             rtol,
             atol,
@@ -409,13 +429,21 @@ def solve(
     return _finish(f, params, save_ts, ys, stats, status, throw)
 
 
+def _onto_span(forward_ts, forward_t0, forward_t1):
+    """Move save times that are a few ulps outside ``t_span`` (validated) onto it."""
+    forward_ts = jnp.where(forward_ts > forward_t1, forward_t1, forward_ts)
+    return jnp.where(forward_ts < forward_t0, forward_t0, forward_ts)
+
+
 def _invalid_ts(ts, t0, t1, direction):
-    scale = jnp.maximum(jnp.abs(t0), jnp.abs(t1))
-    slack = 8 * jnp.finfo(ts.dtype).eps * jnp.maximum(scale, 1)
+    """Save times outside ``t_span`` (beyond a few ulps) or against the direction."""
+    xp = np if isinstance(ts, np.ndarray) else jnp
+    scale = xp.maximum(xp.abs(t0), xp.abs(t1))
+    slack = 8 * xp.finfo(ts.dtype).eps * xp.maximum(scale, 1)
     forward = direction * ts
     outside = (forward < direction * t0 - slack) | (forward > direction * t1 + slack)
-    backwards = jnp.diff(forward) < 0
-    return jnp.any(outside) | jnp.any(backwards)
+    backwards = xp.diff(forward) < 0
+    return xp.any(outside) | xp.any(backwards)
 
 
 def _finish(f, params, ts, ys, stats, status, throw):

@@ -1,0 +1,152 @@
+"""The integration loops: the checkpointed and direct discrete adjoints, their
+segment bookkeeping, the fixed-step grid and the ``lax.scan`` path."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from helpers import decay, oscillator
+
+import solvers
+from solvers import _loop
+from solvers.explicit import Dopri5, Euler, Tsit5
+
+
+@pytest.mark.parametrize("max_steps", [1, 2, 3, 4, 5, 10, 17, 99, 100, 101, 4096, 100_000])
+def test_checkpoint_segments_cover_max_steps(max_steps):
+    cfg = _loop.LoopConfig(method=Tsit5(), max_steps=max_steps)
+    length = cfg.segment_length
+    # A snapshot after every `length` accepted steps, plus the start, must fit.
+    assert max_steps // length + 1 <= cfg.num_segments
+    # Memory O(sqrt(max_steps)) in both the snapshots and one replayed segment.
+    assert length <= np.sqrt(max_steps) + 1
+    assert cfg.num_segments <= np.sqrt(max_steps) + 3
+
+
+@pytest.mark.parametrize(
+    "t0,t1,dt,num",
+    [
+        (0.0, 1.0, 0.1, 10),
+        (0.0, 3.0, 0.3, 10),
+        (0.0, 1.0, 0.3, 4),
+        (0.0, 1.0, 2.0, 1),
+        (0.0, 0.0, 0.1, 1),
+        (0.0, 1.0, 1 / 3, 3),
+        (0.0, 7.0, 0.7, 10),
+    ],
+)
+def test_fixed_grid(t0, t1, dt, num):
+    assert _loop.fixed_grid(t0, t1, dt) == num
+
+
+@functools.cache
+def _gradient_function(adjoint, max_steps):
+    """d/dk of a sum over save points of y' = -k y over [0, 30]: many accepted steps."""
+    ts = jnp.array([0.0, 0.0, 1.0, 7.5, 7.5, 20.0, 30.0])
+
+    def loss(k, y0):
+        sol = solvers.solve(
+            decay,
+            y0,
+            (0.0, 30.0),
+            k,
+            ts=ts,
+            rtol=1e-12,
+            atol=1e-14,
+            max_steps=max_steps,
+            adjoint=adjoint,
+        )
+        return jnp.sum(sol.ys), sol.stats["num_accepted"]
+
+    return jax.jit(jax.value_and_grad(loss, argnums=(0, 1), has_aux=True)), ts
+
+
+@pytest.mark.parametrize("adjoint", ["checkpoint", "direct"])
+def test_discrete_adjoint_over_many_segments(adjoint):
+    """Hundreds of steps in segments of sqrt(max_steps): every replayed segment and
+    save points at t0, repeated and at t1 enter the gradient."""
+    run, ts = _gradient_function(adjoint, 400)
+    k, y0 = 0.1, 2.0
+    (value, accepted), (dk, dy0) = run(k, y0)
+    assert int(accepted) > 5 * _loop.LoopConfig(Tsit5(), 400).segment_length
+    ts = np.asarray(ts)
+    np.testing.assert_allclose(value, np.sum(y0 * np.exp(-k * ts)), rtol=1e-10)
+    np.testing.assert_allclose(dk, np.sum(-ts * y0 * np.exp(-k * ts)), rtol=1e-8)
+    np.testing.assert_allclose(dy0, np.sum(np.exp(-k * ts)), rtol=1e-10)
+
+
+def test_checkpoint_and_direct_adjoints_agree_to_round_off():
+    (_, _), checkpoint = _gradient_function("checkpoint", 400)[0](0.1, 2.0)
+    (_, _), direct = _gradient_function("direct", 400)[0](0.1, 2.0)
+    np.testing.assert_allclose(checkpoint, direct, rtol=1e-12)
+
+
+def test_integrate_fixed_scan_matches_the_while_loop():
+    """The static-grid scan and the traced-length loop take the same steps."""
+    method = solvers.RK4()
+    ts = jnp.array([0.0, 0.25, 0.61, 1.0])
+
+    def flat_field(t, y, args):
+        return oscillator(t, y, args[0])
+
+    y0 = jnp.array([1.0, 0.0])
+    num = _loop.fixed_grid(0.0, 1.0, 0.1)
+    scan = jax.jit(
+        lambda omega: _loop.integrate_fixed(
+            method,
+            flat_field,
+            (omega,),
+            y0,
+            jnp.asarray(0.0),
+            jnp.asarray(1.0),
+            jnp.asarray(0.1),
+            num,
+            ts,
+        )
+    )
+    ys, stats, status = scan(1.3)
+    assert int(status) == 0 and int(stats["num_steps"]) == 10
+    traced = jax.jit(
+        lambda t1: solvers.solve(oscillator, y0, (0.0, t1), 1.3, method="rk4", dt=0.1, ts=ts)
+    )(1.0)
+    np.testing.assert_allclose(ys, traced.ys, rtol=1e-12, atol=1e-14)
+
+
+def test_fixed_step_with_static_grid_uses_scan():
+    """Concrete t_span and dt: the fixed-step solve is a lax.scan (no while loop),
+    natively differentiable and free of the adjoint's replay."""
+    jaxpr = jax.make_jaxpr(
+        lambda k: solvers.solve(decay, jnp.array(1.0), (0.0, 1.0), k, method="rk4", dt=0.1).ys
+    )(0.5)
+    text = str(jaxpr)
+    assert "scan" in text and "while" not in text, "no lax.scan in the fixed-step solve"
+
+
+def test_non_finite_step_stops_fixed_and_adaptive_loops():
+    def blows_up(t, y, p):
+        return jnp.where(t > 0.5, jnp.nan, -y)
+
+    for method, dt in [(Euler(), 0.1), (Dopri5(), None)]:
+        sol = solvers.solve(
+            blows_up, jnp.ones(1), (0.0, 1.0), method=method, dt=dt, throw=False, max_steps=1000
+        )
+        assert int(sol.status) == _loop.NONFINITE
+        assert int(sol.stats["num_steps"]) < 1000
+        assert np.all(np.isnan(np.asarray(sol.ys)))
+
+
+def test_status_codes_are_distinct_and_documented():
+    codes = [
+        _loop.SUCCESS,
+        _loop.MAX_STEPS_REACHED,
+        _loop.STEP_SIZE_UNDERFLOW,
+        _loop.NONFINITE,
+        _loop.NEWTON_DIVERGENCE,
+        _loop.INVALID_INPUT,
+    ]
+    assert codes == [0, 1, 2, 3, 4, 5]
+    for code in codes:
+        assert solvers.status_message(code) != f"unknown status {code}"
+    assert "unknown" in solvers.status_message(42)
