@@ -383,16 +383,22 @@ def solve(
 
     y0_flat, unravel = ravel_pytree(y0)
     field, consts = jax.closure_convert(f, t0, y0, params)
-    args = (params, tuple(consts))
+    # direction travels in args: the custom VJP's vector field must close over no tracer.
+    args = (params, tuple(consts), direction)
 
     def flat_field(tau, y, args):
-        params, consts = args
+        params, consts, direction = args
         out = field(direction * tau, unravel(y), params, *consts)
         return direction * ravel_pytree(out)[0].astype(dtype)
 
     rtol = jnp.asarray(rtol, dtype)
     atol = jnp.asarray(atol, dtype)
-    if not method.adaptive and span_static:
+    if (
+        not method.adaptive
+        and span_static
+        and _loop.fixed_grid(0.0, abs(float(t_span[1]) - float(t_span[0])), abs(float(dt)))
+        <= max_steps
+    ):
         step = abs(float(dt))
         num = _loop.fixed_grid(0.0, abs(float(t_span[1]) - float(t_span[0])), step)
         ys_flat, stats, status = _loop.integrate_fixed(

@@ -110,6 +110,28 @@ def test_fixed_step_count(t_span, dt, steps):
     np.testing.assert_allclose(sol.ys[-1], np.exp(-0.5 * (t_span[1] - t_span[0])), rtol=1e-5)
 
 
+def test_fixed_step_max_steps_is_honoured_with_static_and_traced_grids():
+    """max_steps bounds the steps of fixed-step methods too, whether the grid is
+    static (t_span and dt concrete) or traced: the same problem, the same status."""
+
+    def run(t1):
+        return solvers.solve(
+            decay,
+            jnp.array(1.0),
+            (0.0, t1),
+            0.5,
+            method="rk4",
+            dt=0.001,
+            max_steps=10,
+            throw=False,
+        )
+
+    static = run(1.0)
+    traced = jax.jit(run)(1.0)
+    assert int(traced.status) == 1
+    assert int(static.status) == int(traced.status)
+
+
 def test_fixed_step_dt_sign_is_ignored_and_dt_larger_than_interval():
     forward = solvers.solve(decay, jnp.array(1.0), (0.0, 1.0), 0.5, method="rk4", dt=0.1)
     negative = solvers.solve(decay, jnp.array(1.0), (0.0, 1.0), 0.5, method="rk4", dt=-0.1)
