@@ -393,14 +393,11 @@ def solve(
 
     rtol = jnp.asarray(rtol, dtype)
     atol = jnp.asarray(atol, dtype)
-    if (
-        not method.adaptive
-        and span_static
-        and _loop.fixed_grid(0.0, abs(float(t_span[1]) - float(t_span[0])), abs(float(dt)))
-        <= max_steps
-    ):
+    num = None
+    if not method.adaptive and span_static:
         step = abs(float(dt))
         num = _loop.fixed_grid(0.0, abs(float(t_span[1]) - float(t_span[0])), step)
+    if num is not None and num <= max_steps:
         ys_flat, stats, status = _loop.integrate_fixed(
             method,
             flat_field,
