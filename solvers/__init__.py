@@ -17,6 +17,7 @@ from .explicit import (
     Ralston,
     Tsit5,
 )
+from .sweep import lockstep_cost, sweep, use_host_devices
 
 __all__ = [
     "RK4",
@@ -32,6 +33,9 @@ __all__ = [
     "Solution",
     "SolveError",
     "Tsit5",
+    "lockstep_cost",
     "solve",
     "status_message",
+    "sweep",
+    "use_host_devices",
 ]

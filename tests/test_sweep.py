@@ -1,0 +1,313 @@
+"""solvers.sweep: equality with single solves, in_axes, padding, chunks, devices, errors.
+
+conftest.py gives the process 8 CPU host devices. Most tests share one vector field,
+one set of solve options and the chunk sizes below, so the compiled sweep programs
+are reused between tests.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from helpers import oscillator, pendulum
+
+import solvers
+
+OPTIONS = {"ts": jnp.linspace(0.0, 2.0, 5), "rtol": 1e-9, "atol": 1e-12}
+OMEGAS = jnp.linspace(0.5, 3.0, 11)  # 11: never divides the device count
+Y0S = jnp.stack([jnp.linspace(-1.0, 1.0, 11), jnp.linspace(0.5, -0.5, 11)], axis=1)
+Y0 = jnp.array([1.0, 0.0])
+
+
+def _single(y0, omega):
+    return solvers.solve(oscillator, y0, (0.0, 2.0), omega, **OPTIONS)
+
+
+def _assert_members_equal(sols, y0s, omegas):
+    """Every member equals its own single solve (to 1e-12; usually bit for bit)."""
+    for i, (y0, omega) in enumerate(zip(y0s, omegas, strict=True)):
+        alone = _single(y0, omega)
+        np.testing.assert_allclose(sols.ys[i], alone.ys, rtol=0, atol=1e-12)
+        np.testing.assert_array_equal(sols.ts[i], alone.ts)
+        for key in alone.stats:
+            assert int(sols.stats[key][i]) == int(alone.stats[key]), key
+        assert int(sols.status[i]) == 0
+
+
+def test_eight_host_devices_available():
+    assert jax.device_count() == 8
+
+
+@pytest.mark.parametrize("num_devices", [1, 3, 8])
+def test_params_batch_equals_single_solves_and_pads(num_devices):
+    sols = solvers.sweep(
+        oscillator, Y0, (0.0, 2.0), OMEGAS, devices=jax.devices()[:num_devices], **OPTIONS
+    )
+    assert sols.ys.shape == (11, 5, 2)
+    assert sols.status.shape == (11,)
+    _assert_members_equal(sols, [Y0] * 11, OMEGAS)
+
+
+def test_y0_batch_and_both_batched():
+    by_y0 = solvers.sweep(oscillator, Y0S, (0.0, 2.0), 1.5, in_axes=(0, None), **OPTIONS)
+    _assert_members_equal(by_y0, Y0S, [1.5] * 11)
+    both = solvers.sweep(oscillator, Y0S, (0.0, 2.0), OMEGAS, in_axes=(0, 0), **OPTIONS)
+    _assert_members_equal(both, Y0S, OMEGAS)
+
+
+def test_pytree_in_axes_and_nonleading_axis():
+    params = {"g": jnp.linspace(5.0, 15.0, 6), "c": jnp.asarray(0.3), "A": 1.2, "w": 2.0}
+    y0s = jnp.stack([jnp.linspace(0.1, 2.5, 6), jnp.zeros(6)], axis=0)  # batch on axis 1
+    sols = solvers.sweep(
+        pendulum,
+        y0s,
+        (0.0, 1.0),
+        params,
+        in_axes=(1, {"g": 0, "c": None, "A": None, "w": None}),
+        rtol=1e-9,
+        atol=1e-12,
+    )
+    for i in range(6):
+        member = {**params, "g": params["g"][i]}
+        alone = solvers.solve(pendulum, y0s[:, i], (0.0, 1.0), member, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(sols.ys[i], alone.ys, rtol=0, atol=1e-12)
+
+
+def test_dict_state_batched():
+    def field(t, y, omega):
+        return {"q": y["p"], "p": -(omega**2) * y["q"]}
+
+    y0 = {"q": jnp.linspace(0.0, 1.0, 5), "p": jnp.asarray(1.0)}
+    sols = solvers.sweep(field, y0, (0.0, 1.0), 2.0, in_axes=({"q": 0, "p": None}, None))
+    assert sols.ys["q"].shape == (5, 1)
+    for i in range(5):
+        alone = solvers.solve(field, {"q": y0["q"][i], "p": y0["p"]}, (0.0, 1.0), 2.0)
+        np.testing.assert_allclose(sols.ys["q"][i], alone.ys["q"], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("chunk_size", [3, 8])
+def test_chunks_give_the_same_members(chunk_size):
+    whole = solvers.sweep(oscillator, Y0, (0.0, 2.0), OMEGAS, **OPTIONS)
+    chunked = solvers.sweep(
+        oscillator,
+        Y0,
+        (0.0, 2.0),
+        OMEGAS,
+        chunk_size=chunk_size,
+        devices=jax.devices()[:2],
+        **OPTIONS,
+    )
+    np.testing.assert_allclose(chunked.ys, whole.ys, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(chunked.stats["num_steps"], whole.stats["num_steps"])
+
+
+def test_balance_keeps_the_original_order():
+    whole = solvers.sweep(oscillator, Y0, (0.0, 2.0), OMEGAS, **OPTIONS)
+    # Reverse order of cost: the sorted batch is the reverse of the given one.
+    costs = -np.arange(11.0)
+    given = solvers.sweep(
+        oscillator, Y0, (0.0, 2.0), OMEGAS, balance=costs, chunk_size=3, **OPTIONS
+    )
+    np.testing.assert_allclose(given.ys, whole.ys, rtol=0, atol=1e-12)
+    piloted = solvers.sweep(oscillator, Y0, (0.0, 2.0), OMEGAS, balance=True, **OPTIONS)
+    np.testing.assert_allclose(piloted.ys, whole.ys, rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="shape"):
+        solvers.sweep(oscillator, Y0, (0.0, 2.0), OMEGAS, balance=np.ones(3), **OPTIONS)
+
+
+def test_balance_reduces_lockstep_cost():
+    # Van der Pol: the step count grows with mu, so an unsorted batch wastes steps.
+    def van_der_pol(t, y, mu):
+        return jnp.stack([y[1], mu * (1 - y[0] ** 2) * y[1] - y[0]])
+
+    mus = jnp.asarray(np.random.default_rng(0).permutation(np.geomspace(0.5, 100.0, 64)))
+    sols = solvers.sweep(
+        van_der_pol,
+        jnp.array([2.0, 0.0]),
+        (0.0, 10.0),
+        mus,
+        rtol=1e-6,
+        atol=1e-8,
+        devices=jax.devices()[:1],
+    )
+    steps = np.asarray(sols.stats["num_steps"])
+    unsorted = solvers.lockstep_cost(steps, chunk_size=8)
+    order = np.argsort(steps)
+    ideal_sorted = solvers.lockstep_cost(steps[order], chunk_size=8)
+    assert ideal_sorted["own"] == unsorted["own"] == steps.sum()
+    assert ideal_sorted["used"] < 0.6 * unsorted["used"]
+    balanced = solvers.sweep(
+        van_der_pol,
+        jnp.array([2.0, 0.0]),
+        (0.0, 10.0),
+        mus,
+        rtol=1e-6,
+        atol=1e-8,
+        devices=jax.devices()[:1],
+        balance=True,
+        chunk_size=8,
+    )
+    np.testing.assert_allclose(balanced.ys, sols.ys, rtol=0, atol=1e-12)
+
+
+def test_lockstep_cost_arithmetic():
+    cost = solvers.lockstep_cost([1, 5, 2, 2, 3], chunk_size=2, num_devices=1)
+    # chunks [1, 5], [2, 2], [3, pad 3]: 2*5 + 2*2 + 2*3
+    assert cost == {"used": 20, "own": 13, "efficiency": 13 / 20}
+    across = solvers.lockstep_cost([1, 5, 2, 2], num_devices=2)
+    assert across["used"] == 2 * 5 + 2 * 2
+
+
+def test_progress_bar(capsys):
+    solvers.sweep(oscillator, Y0, (0.0, 2.0), OMEGAS, chunk_size=3, progress=True, **OPTIONS)
+    err = capsys.readouterr().err
+    assert "sweep [" in err and "11/11 members" in err
+    solvers.sweep(oscillator, Y0, (0.0, 2.0), OMEGAS, chunk_size=3, **OPTIONS)
+    assert capsys.readouterr().err == ""
+
+
+def test_fixed_step_method():
+    sols = solvers.sweep(oscillator, Y0, (0.0, 2.0), OMEGAS, method="rk4", dt=0.01)
+    for i in range(0, 11, 5):
+        alone = solvers.solve(oscillator, Y0, (0.0, 2.0), OMEGAS[i], method="rk4", dt=0.01)
+        np.testing.assert_allclose(sols.ys[i], alone.ys, rtol=0, atol=1e-12)
+
+
+def test_failed_member_raises_with_its_index_or_reports_status():
+    def blow_up(t, y, k):
+        return k * y**2
+
+    ks = jnp.array([0.1, 0.2, 5.0, 0.3])  # member 2 blows up before t = 1
+    with pytest.raises(solvers.SolveError, match=r"1 of 4 members failed: 2 \(status"):
+        solvers.sweep(blow_up, jnp.array(1.0), (0.0, 1.0), ks, max_steps=200)
+    sols = solvers.sweep(blow_up, jnp.array(1.0), (0.0, 1.0), ks, max_steps=200, throw=False)
+    assert [int(s) != 0 for s in sols.status] == [False, False, True, False]
+    alone = solvers.solve(blow_up, jnp.array(1.0), (0.0, 1.0), ks[3], max_steps=200)
+    np.testing.assert_allclose(sols.ys[3], alone.ys, rtol=0, atol=1e-12)
+
+    # Inside a user's jit on one device the failure raises (through equinox.error_if);
+    # across devices a device cannot raise alone, so the failed member becomes NaN.
+    def traced(num_devices):
+        return jax.jit(
+            lambda k: (
+                solvers.sweep(
+                    blow_up, jnp.array(1.0), (0.0, 1.0), k, devices=jax.devices()[:num_devices]
+                ).ys
+            )
+        )
+
+    with pytest.raises(Exception, match="solvers.solve failed in solvers.sweep"):
+        jax.block_until_ready(traced(1)(ks))
+    ys = traced(2)(ks)
+    ys = np.asarray(ys)
+    assert np.isnan(ys[2]).all() and np.isfinite(ys[[0, 1, 3]]).all()
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="different batch sizes"):
+        solvers.sweep(oscillator, Y0S[:5], (0.0, 1.0), OMEGAS, in_axes=(0, 0))
+    with pytest.raises(ValueError, match="maps no argument"):
+        solvers.sweep(oscillator, Y0, (0.0, 1.0), 1.0, in_axes=(None, None))
+    with pytest.raises(ValueError, match="chunk_size"):
+        solvers.sweep(oscillator, Y0, (0.0, 1.0), OMEGAS, chunk_size=0)
+    with pytest.raises(ValueError, match="out of range"):
+        solvers.sweep(oscillator, Y0, (0.0, 1.0), OMEGAS, in_axes=(None, 1))
+    with pytest.raises(ValueError, match="in_axes must be a pair"):
+        solvers.sweep(oscillator, Y0, (0.0, 1.0), OMEGAS, in_axes=0)
+    with pytest.raises(TypeError, match="unknown solve options"):
+        solvers.sweep(oscillator, Y0, (0.0, 1.0), OMEGAS, rtoll=1e-3)
+
+
+def test_inside_jit_and_grad():
+    def total(omegas):
+        sols = solvers.sweep(
+            oscillator,
+            Y0,
+            (0.0, 2.0),
+            omegas,
+            chunk_size=4,
+            devices=jax.devices()[:2],
+            **OPTIONS,
+        )
+        return jnp.sum(sols.ys[:, -1, 0] ** 2)
+
+    eager = solvers.sweep(oscillator, Y0, (0.0, 2.0), OMEGAS, **OPTIONS)
+    np.testing.assert_allclose(jax.jit(total)(OMEGAS), jnp.sum(eager.ys[:, -1, 0] ** 2), 1e-12)
+    grad = jax.jit(jax.grad(total))(OMEGAS)
+
+    def single(omega):
+        return _single(Y0, omega).ys[-1, 0] ** 2
+
+    expected = jax.vmap(jax.grad(single))(OMEGAS)
+    np.testing.assert_allclose(grad, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_classic_pmap_idiom():
+    # The seed's idiom: reshape the batch to (devices, per_device) and pmap a vmap.
+    omegas = jnp.linspace(0.5, 3.0, 16)
+
+    def one(omega):
+        return solvers.solve(oscillator, Y0, (0.0, 2.0), omega, **OPTIONS).ys
+
+    ys = jax.pmap(jax.vmap(one))(omegas.reshape(8, 2)).reshape(16, 5, 2)
+    for i in (0, 7, 15):
+        np.testing.assert_allclose(ys[i], _single(Y0, omegas[i]).ys, rtol=0, atol=1e-12)
+
+
+def test_use_host_devices_after_start():
+    solvers.use_host_devices(8)  # already 8: accepted
+    with pytest.raises(RuntimeError, match="right after `import jax`"):
+        solvers.use_host_devices(3)
+    with pytest.raises(ValueError):
+        solvers.use_host_devices(0)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_two_processes_with_jax_distributed(tmp_path):
+    worker = Path(__file__).with_name("_sweep_worker.py")
+    port = str(_free_port())
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parents[1]), env.get("PYTHONPATH", "")])
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(worker), str(i), port, str(tmp_path)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for i in range(2)
+    ]
+    outputs = [p.communicate(timeout=240)[0].decode() for p in procs]
+    for p, out in zip(procs, outputs, strict=True):
+        assert p.returncode == 0, out[-3000:]
+    params = {"k": jnp.linspace(1.0, 3.0, 11), "c": jnp.asarray(0.1)}
+    for i in range(2):
+        ys = np.load(tmp_path / f"ys_{i}.npy")
+        assert ys.shape == (11, 5, 2)
+        np.testing.assert_array_equal(np.load(tmp_path / f"status_{i}.npy"), 0)
+        for member in (0, 5, 10):
+
+            def field(t, y, p):
+                return jnp.stack([y[1], -p["k"] * y[0] - p["c"] * y[1]])
+
+            alone = solvers.solve(
+                field,
+                jnp.array([1.0, 0.0]),
+                (0.0, 2.0),
+                {"k": params["k"][member], "c": params["c"]},
+                ts=jnp.linspace(0.0, 2.0, 5),
+                rtol=1e-10,
+                atol=1e-12,
+            )
+            np.testing.assert_allclose(ys[member], alone.ys, rtol=0, atol=1e-12)
