@@ -14,6 +14,7 @@ from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, ArrayLike, PyTree
 
 from . import _loop
+from .adjoint import make_backsolve_solver
 from .explicit import METHODS, ExplicitRK
 
 STATUS_MESSAGES = {
@@ -255,7 +256,11 @@ def solve(
         adjoint: reverse-mode strategy: ``"auto"`` (= ``"checkpoint"``, and a plain
             forward-differentiable loop under ``jax.jvp``), ``"checkpoint"``
             (O(sqrt(max_steps)) memory), ``"direct"`` (records every step),
-            ``"forward"`` (forward mode only).
+            ``"backsolve"`` (continuous adjoint: integrates the adjoint ODE backwards
+            with the same method and tolerances; memory O(1) in the number of steps,
+            the gradient only accurate to about the tolerance and unreliable for
+            chaotic or stiff problems; NaN if the backward solve fails; built-in
+            methods only), ``"forward"`` (forward mode only).
         throw: raise on failure (also under ``jit``); ``False`` only sets ``status``.
 
     Returns:
@@ -280,10 +285,10 @@ def solve(
             f"adjoint must be 'auto', 'checkpoint', 'backsolve', 'direct' or 'forward', "
             f"got {adjoint!r}."
         )
-    if adjoint == "backsolve":
+    if adjoint == "backsolve" and not isinstance(method, ExplicitRK):
         raise NotImplementedError(
-            "adjoint='backsolve' (continuous adjoint) is not implemented yet; use "
-            "'checkpoint' (default) or 'direct'."
+            "adjoint='backsolve' is implemented for the built-in methods only; with a "
+            "diffrax solver use adjoint='checkpoint' (default) or 'direct'."
         )
     if not callable(f):
         raise TypeError("f must be callable as f(t, y, params).")
@@ -397,7 +402,8 @@ def solve(
     if not method.adaptive and span_static:
         step = abs(float(dt))
         num = _loop.fixed_grid(0.0, abs(float(t_span[1]) - float(t_span[0])), step)
-    if num is not None and num <= max_steps:
+    # The scan records every step; backsolve runs the bounded loop in O(1) memory.
+    if num is not None and num <= max_steps and adjoint != "backsolve":
         ys_flat, stats, status = _loop.integrate_fixed(
             method,
             flat_field,
@@ -415,7 +421,10 @@ def solve(
                 "forward" if _only_forward_mode((y0, params, t_span, ts, consts)) else "checkpoint"
             )
         cfg = _loop.LoopConfig(method=method, max_steps=max_steps, adjoint=adjoint)
-        run = _loop.make_adaptive_solver(cfg, flat_field)
+        if adjoint == "backsolve":
+            run = make_backsolve_solver(cfg, flat_field)
+        else:
+            run = _loop.make_adaptive_solver(cfg, flat_field)
         h0 = None if dt is None else jnp.abs(jnp.asarray(dt, dtype))
         ys_flat, stats, status = run(
             args,

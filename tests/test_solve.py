@@ -631,8 +631,6 @@ def test_bad_arguments():
         solvers.solve(decay, y0, (0.0, 1.0), 0.5, method=3)
     with pytest.raises(ValueError, match="adjoint must be"):
         solvers.solve(decay, y0, (0.0, 1.0), 0.5, adjoint="reverse")
-    with pytest.raises(NotImplementedError, match="backsolve"):
-        solvers.solve(decay, y0, (0.0, 1.0), 0.5, adjoint="backsolve")
     with pytest.raises(ValueError, match="max_steps"):
         solvers.solve(decay, y0, (0.0, 1.0), 0.5, max_steps=0)
     with pytest.raises(ValueError, match="t_span"):
