@@ -17,6 +17,7 @@ from .explicit import (
     Ralston,
     Tsit5,
 )
+from .fit import FitError, FitResult, fit
 from .sweep import lockstep_cost, sweep, use_host_devices
 
 __all__ = [
@@ -26,6 +27,8 @@ __all__ = [
     "Dopri5",
     "Dopri8",
     "Euler",
+    "FitError",
+    "FitResult",
     "ExplicitRK",
     "Heun",
     "Midpoint",
@@ -33,6 +36,7 @@ __all__ = [
     "Solution",
     "SolveError",
     "Tsit5",
+    "fit",
     "lockstep_cost",
     "solve",
     "status_message",
