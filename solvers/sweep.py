@@ -180,7 +180,7 @@ def sweep(
     order = None
     if balance is not False:
         cost = (
-            _pilot_cost(f, treedef, batched, arrays, static, dynamic, mesh)
+            _pilot_cost(f, treedef, batched, arrays, static, dynamic, mesh, chunk_size)
             if balance is True
             else np.asarray(balance)
         )
@@ -410,7 +410,7 @@ def _gather(result, count):
     return jax.tree.map(lambda x: np.asarray(x)[:count], result)
 
 
-def _pilot_cost(f, treedef, batched, arrays, static, dynamic, mesh):
+def _pilot_cost(f, treedef, batched, arrays, static, dynamic, mesh, chunk_size):
     """Step counts of a cheap pilot sweep (final state, tolerances 1000x looser)."""
     options = dict(static)
     t_span = options.pop("t_span")
@@ -427,6 +427,7 @@ def _pilot_cost(f, treedef, batched, arrays, static, dynamic, mesh):
         params,
         in_axes=axes,
         devices=list(mesh.devices.flat),
+        chunk_size=chunk_size,
         throw=False,
         **options,
         **loose,

@@ -13,6 +13,9 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = {
     "quickstart.py": ["lorenz63.png", "kepler.png", "convergence.png", "pendulum_sweep.png"],
     "stiff_via_diffrax.py": ["van_der_pol_stiff.png"],
+    "sweep_bifurcation.py": ["bifurcation.png"],
+    "sweep_basins.py": ["basins.png"],
+    "sweep_scaling.py": ["scaling.png"],
 }
 
 
