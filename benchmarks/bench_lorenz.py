@@ -35,6 +35,7 @@ import jax.numpy as jnp  # noqa: E402
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
 import scipy  # noqa: E402
+from _common import median_times  # noqa: E402  (benchmarks/_common.py)
 from scipy.integrate import solve_ivp  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -77,26 +78,6 @@ def ensemble_rhos(n):
 
 
 # ------------------------------------------------------------------- timing helpers
-
-
-def median_times(calls, repeats):
-    """Median wall time in seconds of each zero-argument call in the dict `calls`.
-
-    Each call is warmed up once; then the calls take turns, `repeats` rounds, so that
-    all of them see the same machine load (the machine may be shared). The order
-    rotates from round to round, so that no call is always the one that runs right
-    after another (with cold caches).
-    """
-    for call in calls.values():
-        jax.block_until_ready(call())
-    keys = list(calls)
-    times = {key: [] for key in keys}
-    for r in range(repeats):
-        for key in keys[r % len(keys):] + keys[:r % len(keys)]:
-            start = time.perf_counter()
-            jax.block_until_ready(calls[key]())
-            times[key].append(time.perf_counter() - start)
-    return {key: statistics.median(ts) for key, ts in times.items()}
 
 
 def compile_times(builds, *args, repeats):
@@ -178,14 +159,16 @@ def ours_ensemble(method):
     return build
 
 
-def diffrax_ensemble():
+def diffrax_ensemble(solver=diffrax.Tsit5):
+    """jit(vmap(...)) of diffrax over rho with `solver` (a class); final state only."""
+
     def build():
         term, y0 = diffrax.ODETerm(make_lorenz()), jnp.asarray(Y0_NP)
 
         def one(rho):
             params = {"sigma": jnp.float64(SIGMA), "rho": rho, "beta": jnp.float64(BETA)}
             sol = diffrax.diffeqsolve(
-                term, diffrax.Tsit5(), T0, T1, None, y0, args=params,
+                term, solver(), T0, T1, None, y0, args=params,
                 saveat=diffrax.SaveAt(t1=True),
                 stepsize_controller=diffrax.PIDController(rtol=RTOL, atol=ATOL),
                 max_steps=MAX_STEPS)

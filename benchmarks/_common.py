@@ -1,0 +1,67 @@
+"""Helpers shared by the benchmark scripts: turn-taking timing and Markdown tables.
+
+Imports nothing but JAX (no float64 switch, no numba/scipy), so every script can use it
+whatever precision and backend it runs with.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+
+import jax
+
+
+def turn_times(calls, repeats, warmup=True):
+    """Wall times in seconds, {key: [one per round]}, of each zero-argument call in `calls`.
+
+    Each call is warmed up once (unless `warmup` is false: the caller has already run
+    it); then the calls take turns, `repeats` rounds, so that all of them see the same
+    machine load (the machine may be shared). The order rotates from round to round,
+    so that no call is always the one that runs right after another (with cold caches).
+    """
+    if warmup:
+        for call in calls.values():
+            jax.block_until_ready(call())
+    keys = list(calls)
+    times = {key: [] for key in keys}
+    for r in range(repeats):
+        for key in keys[r % len(keys) :] + keys[: r % len(keys)]:
+            start = time.perf_counter()
+            jax.block_until_ready(calls[key]())
+            times[key].append(time.perf_counter() - start)
+    return times
+
+
+def median_times(calls, repeats, warmup=True):
+    """Median of :func:`turn_times` for each call: {key: seconds}."""
+    return {key: statistics.median(ts) for key, ts in turn_times(calls, repeats, warmup).items()}
+
+
+def markdown_table(header, rows):
+    """A Markdown table with padded columns; `rows` hold strings."""
+    cells = [list(header)] + [list(r) for r in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(header))]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(line, widths)) + " |" for line in cells]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def fmt(value, spec="{:.3g}"):
+    """`spec.format(value)`, or "-" for None."""
+    return "-" if value is None else spec.format(value)
+
+
+def machine():
+    """Platform, CPU count, JAX devices and the 1-minute load average, for the JSON."""
+    return {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "jax": jax.__version__,
+        "jax_backend": jax.default_backend(),
+        "jax_devices": [str(d) for d in jax.devices()],
+        "load_average_1min": os.getloadavg()[0],
+    }
