@@ -27,9 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import jax
@@ -41,6 +39,8 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _common import median_times  # noqa: E402  (benchmarks/_common.py)
+
 import solvers  # noqa: E402
 
 T0, T1 = 0.0, 10.0
@@ -104,20 +104,6 @@ def gradient(trajectory):
 
 def compiled(fn):
     return jax.jit(fn).lower(PARAMS).compile()
-
-
-def median_times(calls, repeats):
-    """Median seconds per call; warmed up once, the calls take turns (rotating order)."""
-    for call in calls.values():
-        jax.block_until_ready(call())
-    keys = list(calls)
-    times = {key: [] for key in keys}
-    for r in range(repeats):
-        for key in keys[r % len(keys) :] + keys[: r % len(keys)]:
-            start = time.perf_counter()
-            jax.block_until_ready(calls[key]())
-            times[key].append(time.perf_counter() - start)
-    return {key: statistics.median(values) for key, values in times.items()}
 
 
 def memory_table():

@@ -116,8 +116,17 @@ def ours_single(method):
         f, y0, ts = make_lorenz(), jnp.asarray(Y0_NP), jnp.asarray(TS_NP)
 
         def run(params):
-            sol = solvers.solve(f, y0, (T0, T1), params, method=method, ts=ts, rtol=RTOL, atol=ATOL,
-                                max_steps=MAX_STEPS)
+            sol = solvers.solve(
+                f,
+                y0,
+                (T0, T1),
+                params,
+                method=method,
+                ts=ts,
+                rtol=RTOL,
+                atol=ATOL,
+                max_steps=MAX_STEPS,
+            )
             return sol.ys
 
         return run
@@ -131,10 +140,17 @@ def diffrax_single():
 
         def run(params):
             sol = diffrax.diffeqsolve(
-                term, diffrax.Tsit5(), T0, T1, None, y0, args=params,
+                term,
+                diffrax.Tsit5(),
+                T0,
+                T1,
+                None,
+                y0,
+                args=params,
                 saveat=diffrax.SaveAt(ts=ts),
                 stepsize_controller=diffrax.PIDController(rtol=RTOL, atol=ATOL),
-                max_steps=MAX_STEPS)
+                max_steps=MAX_STEPS,
+            )
             return sol.ys
 
         return run
@@ -150,8 +166,17 @@ def ours_ensemble(method):
 
         def one(rho):
             params = {"sigma": jnp.float64(SIGMA), "rho": rho, "beta": jnp.float64(BETA)}
-            sol = solvers.solve(f, y0, (T0, T1), params, method=method, ts=None, rtol=RTOL, atol=ATOL,
-                                max_steps=MAX_STEPS)
+            sol = solvers.solve(
+                f,
+                y0,
+                (T0, T1),
+                params,
+                method=method,
+                ts=None,
+                rtol=RTOL,
+                atol=ATOL,
+                max_steps=MAX_STEPS,
+            )
             return sol.ys[-1], sol.stats["num_accepted"]
 
         return jax.vmap(one)
@@ -168,10 +193,17 @@ def diffrax_ensemble(solver=diffrax.Tsit5):
         def one(rho):
             params = {"sigma": jnp.float64(SIGMA), "rho": rho, "beta": jnp.float64(BETA)}
             sol = diffrax.diffeqsolve(
-                term, solver(), T0, T1, None, y0, args=params,
+                term,
+                solver(),
+                T0,
+                T1,
+                None,
+                y0,
+                args=params,
                 saveat=diffrax.SaveAt(t1=True),
                 stepsize_controller=diffrax.PIDController(rtol=RTOL, atol=ATOL),
-                max_steps=MAX_STEPS)
+                max_steps=MAX_STEPS,
+            )
             return sol.ys[-1], sol.stats["num_accepted_steps"]
 
         return jax.vmap(one)
@@ -197,23 +229,49 @@ def diffrax_grad():
 
 def ours_stats(method):
     f = make_lorenz()
-    sol = solvers.solve(f, jnp.asarray(Y0_NP), (T0, T1), default_params(), method=method,
-                        ts=jnp.asarray(TS_NP), rtol=RTOL, atol=ATOL, max_steps=MAX_STEPS)
+    sol = solvers.solve(
+        f,
+        jnp.asarray(Y0_NP),
+        (T0, T1),
+        default_params(),
+        method=method,
+        ts=jnp.asarray(TS_NP),
+        rtol=RTOL,
+        atol=ATOL,
+        max_steps=MAX_STEPS,
+    )
     s = sol.stats
-    return {"accepted": int(s["num_accepted"]), "rejected": int(s["num_rejected"]),
-            "steps": int(s["num_steps"]), "fevals": int(s["num_fevals"]),
-            "y_final": np.asarray(sol.ys[-1])}
+    return {
+        "accepted": int(s["num_accepted"]),
+        "rejected": int(s["num_rejected"]),
+        "steps": int(s["num_steps"]),
+        "fevals": int(s["num_fevals"]),
+        "y_final": np.asarray(sol.ys[-1]),
+    }
 
 
 def diffrax_stats():
     sol = diffrax.diffeqsolve(
-        diffrax.ODETerm(make_lorenz()), diffrax.Tsit5(), T0, T1, None, jnp.asarray(Y0_NP),
-        args=default_params(), saveat=diffrax.SaveAt(ts=jnp.asarray(TS_NP)),
-        stepsize_controller=diffrax.PIDController(rtol=RTOL, atol=ATOL), max_steps=MAX_STEPS)
+        diffrax.ODETerm(make_lorenz()),
+        diffrax.Tsit5(),
+        T0,
+        T1,
+        None,
+        jnp.asarray(Y0_NP),
+        args=default_params(),
+        saveat=diffrax.SaveAt(ts=jnp.asarray(TS_NP)),
+        stepsize_controller=diffrax.PIDController(rtol=RTOL, atol=ATOL),
+        max_steps=MAX_STEPS,
+    )
     s = sol.stats
     # diffrax does not count vector-field evaluations.
-    return {"accepted": int(s["num_accepted_steps"]), "rejected": int(s["num_rejected_steps"]),
-            "steps": int(s["num_steps"]), "fevals": None, "y_final": np.asarray(sol.ys[-1])}
+    return {
+        "accepted": int(s["num_accepted_steps"]),
+        "rejected": int(s["num_rejected_steps"]),
+        "steps": int(s["num_steps"]),
+        "fevals": None,
+        "y_final": np.asarray(sol.ys[-1]),
+    }
 
 
 # ------------------------------------------------------------------------------ scipy
@@ -225,8 +283,16 @@ def lorenz_np(t, y, sigma, rho, beta):
 
 
 def scipy_single(method):
-    return solve_ivp(lorenz_np, (T0, T1), Y0_NP, method=method, t_eval=TS_NP, rtol=RTOL,
-                     atol=ATOL, args=(SIGMA, RHO, BETA))
+    return solve_ivp(
+        lorenz_np,
+        (T0, T1),
+        Y0_NP,
+        method=method,
+        t_eval=TS_NP,
+        rtol=RTOL,
+        atol=ATOL,
+        args=(SIGMA, RHO, BETA),
+    )
 
 
 def scipy_stats(method):
@@ -234,21 +300,34 @@ def scipy_stats(method):
 
     Every attempted step costs 6 (RK45) or 12 (DOP853) evaluations, plus 2 at the start.
     """
-    sol = solve_ivp(lorenz_np, (T0, T1), Y0_NP, method=method, rtol=RTOL, atol=ATOL,
-                    args=(SIGMA, RHO, BETA))
+    sol = solve_ivp(
+        lorenz_np, (T0, T1), Y0_NP, method=method, rtol=RTOL, atol=ATOL, args=(SIGMA, RHO, BETA)
+    )
     per_step = {"RK45": 6, "DOP853": 12}[method]
     steps = (sol.nfev - 2) // per_step
     accepted = len(sol.t) - 1
-    return {"accepted": accepted, "rejected": steps - accepted, "steps": steps,
-            "fevals": int(sol.nfev), "y_final": sol.y[:, -1]}
+    return {
+        "accepted": accepted,
+        "rejected": steps - accepted,
+        "steps": steps,
+        "fevals": int(sol.nfev),
+        "y_final": sol.y[:, -1],
+    }
 
 
 def scipy_ensemble(rhos, method):
     """Final states and accepted steps of each member, one solve_ivp call per member."""
     finals, accepted = [], []
     for rho in rhos:
-        sol = solve_ivp(lorenz_np, (T0, T1), Y0_NP, method=method, rtol=RTOL, atol=ATOL,
-                        args=(SIGMA, float(rho), BETA))
+        sol = solve_ivp(
+            lorenz_np,
+            (T0, T1),
+            Y0_NP,
+            method=method,
+            rtol=RTOL,
+            atol=ATOL,
+            args=(SIGMA, float(rho), BETA),
+        )
         finals.append(sol.y[:, -1])
         accepted.append(len(sol.t) - 1)
     return np.array(finals), np.array(accepted)
@@ -330,9 +409,11 @@ def dopri5_nb(y0, t0, t1, sigma, rho, beta, rtol, atol, max_steps):
         k7 = _lorenz_nb(y_new, sigma, rho, beta)
         fevals += 6
         err = _combine((0.0, 0.0, 0.0), h, (k1, k2, k3, k4, k5, k6, k7), DP_E)
-        scale = (atol + rtol * max(abs(y[0]), abs(y_new[0])),
-                 atol + rtol * max(abs(y[1]), abs(y_new[1])),
-                 atol + rtol * max(abs(y[2]), abs(y_new[2])))
+        scale = (
+            atol + rtol * max(abs(y[0]), abs(y_new[0])),
+            atol + rtol * max(abs(y[1]), abs(y_new[1])),
+            atol + rtol * max(abs(y[2]), abs(y_new[2])),
+        )
         err_norm = _rms(err, scale)
 
         if err_norm < 1.0:
@@ -365,8 +446,13 @@ def dopri5_ensemble_nb(rhos, y0, t0, t1, sigma, beta, rtol, atol, max_steps):
 
 def numba_stats():
     y, acc, rej, fev = dopri5_nb(tuple(Y0_NP), T0, T1, SIGMA, RHO, BETA, RTOL, ATOL, MAX_STEPS)
-    return {"accepted": int(acc), "rejected": int(rej), "steps": int(acc + rej),
-            "fevals": int(fev), "y_final": np.array(y)}
+    return {
+        "accepted": int(acc),
+        "rejected": int(rej),
+        "steps": int(acc + rej),
+        "fevals": int(fev),
+        "y_final": np.array(y),
+    }
 
 
 def check_numba_against_scipy():
@@ -376,18 +462,33 @@ def check_numba_against_scipy():
     Returns the largest relative difference max|y - y_ref| / max|y_ref|.
     """
     worst = 0.0
-    for rho, t1 in [(10.0, 10.0), (15.0, 10.0), (20.0, 10.0), (28.0, 1.0), (35.0, 1.0), (40.0, 1.0)]:
+    for rho, t1 in [
+        (10.0, 10.0),
+        (15.0, 10.0),
+        (20.0, 10.0),
+        (28.0, 1.0),
+        (35.0, 1.0),
+        (40.0, 1.0),
+    ]:
         y, _, _, _ = dopri5_nb(tuple(Y0_NP), T0, t1, SIGMA, rho, BETA, RTOL, ATOL, MAX_STEPS)
-        ref = solve_ivp(lorenz_np, (T0, t1), Y0_NP, method="DOP853", rtol=1e-12, atol=1e-12,
-                        args=(SIGMA, rho, BETA)).y[:, -1]
+        ref = solve_ivp(
+            lorenz_np,
+            (T0, t1),
+            Y0_NP,
+            method="DOP853",
+            rtol=1e-12,
+            atol=1e-12,
+            args=(SIGMA, rho, BETA),
+        ).y[:, -1]
         worst = max(worst, float(np.max(np.abs(np.array(y) - ref)) / np.max(np.abs(ref))))
     return worst
 
 
 def reference_final_state():
     """y(10) at rho=28 from scipy DOP853 at rtol=atol=1e-13 (for the error row)."""
-    return solve_ivp(lorenz_np, (T0, T1), Y0_NP, method="DOP853", rtol=1e-13, atol=1e-13,
-                     args=(SIGMA, RHO, BETA)).y[:, -1]
+    return solve_ivp(
+        lorenz_np, (T0, T1), Y0_NP, method="DOP853", rtol=1e-13, atol=1e-13, args=(SIGMA, RHO, BETA)
+    ).y[:, -1]
 
 
 # ----------------------------------------------------------------------- measurements
@@ -422,14 +523,18 @@ def jax_builders(ours_builder, diffrax_builder):
 def measure_single(cfg):
     """(a) latency of one compiled solve with 101 saves, and (b) its compile time."""
     params = default_params()
-    compile_s, compiled = compile_times(jax_builders(ours_single, diffrax_single), params,
-                                        repeats=cfg["repeats_compile"])
+    compile_s, compiled = compile_times(
+        jax_builders(ours_single, diffrax_single), params, repeats=cfg["repeats_compile"]
+    )
     calls = {key: (lambda fn=fn: fn(params)) for key, fn in compiled.items()}
     latency = median_times(calls, repeats=cfg["repeats_single"])
     # scipy separately: 25 ms of Python between two 1-ms JAX calls would chill the caches
-    latency.update(median_times({"scipy": lambda: scipy_single("RK45"),
-                                 "scipy_dop853": lambda: scipy_single("DOP853")},
-                                repeats=cfg["repeats_scipy"]))
+    latency.update(
+        median_times(
+            {"scipy": lambda: scipy_single("RK45"), "scipy_dop853": lambda: scipy_single("DOP853")},
+            repeats=cfg["repeats_scipy"],
+        )
+    )
     return latency, compile_s
 
 
@@ -438,8 +543,9 @@ def measure_ensemble(cfg):
     n = cfg["n_ensemble"]
     rhos_np = ensemble_rhos(n)
     rhos = jnp.asarray(rhos_np)
-    compile_out, compiled = compile_times(jax_builders(ours_ensemble, diffrax_ensemble), rhos,
-                                          repeats=cfg["repeats_compile"])
+    compile_out, compiled = compile_times(
+        jax_builders(ours_ensemble, diffrax_ensemble), rhos, repeats=cfg["repeats_compile"]
+    )
 
     # numba: compile time = first call minus a steady call (measured below)
     args = (rhos_np, tuple(Y0_NP), T0, T1, SIGMA, BETA, RTOL, ATOL, MAX_STEPS)
@@ -478,18 +584,28 @@ def measure_ensemble(cfg):
     # agreement of the final states on members that settle without transient chaos (rho < 13.9)
     calm = rhos_np < 13.9
     ref = finals["numba"][calm]
-    agreement = {key: float(np.max(np.abs(y[calm] - ref)) / np.max(np.abs(ref)))
-                 for key, y in finals.items() if key != "numba"}
-    return {"time": time_out, "compile": compile_out, "mean_accepted": steps_out,
-            "numba_1thread": time_out.pop("numba_1thread"), "numba_threads": threads,
-            "scipy_members_timed": int(len(idx)), "agreement_vs_numba_rho_lt_13.9": agreement}
+    agreement = {
+        key: float(np.max(np.abs(y[calm] - ref)) / np.max(np.abs(ref)))
+        for key, y in finals.items()
+        if key != "numba"
+    }
+    return {
+        "time": time_out,
+        "compile": compile_out,
+        "mean_accepted": steps_out,
+        "numba_1thread": time_out.pop("numba_1thread"),
+        "numba_threads": threads,
+        "scipy_members_timed": int(len(idx)),
+        "agreement_vs_numba_rho_lt_13.9": agreement,
+    }
 
 
 def measure_grad(cfg):
     """(d) jit(grad) of the sum of squares of the 101 saved states w.r.t. the params dict."""
     params = default_params()
-    compile_out, compiled = compile_times(jax_builders(ours_grad, diffrax_grad), params,
-                                          repeats=cfg["repeats_compile"])
+    compile_out, compiled = compile_times(
+        jax_builders(ours_grad, diffrax_grad), params, repeats=cfg["repeats_compile"]
+    )
     calls = {key: (lambda fn=fn: fn(params)) for key, fn in compiled.items()}
     time_out = median_times(calls, repeats=cfg["repeats_grad"])
     grads = {key: {k: float(v) for k, v in fn(params).items()} for key, fn in compiled.items()}
@@ -520,8 +636,17 @@ def measure_steps():
 # ------------------------------------------------------------------------------ table
 
 COLUMNS = ["ours_tsit5", "ours_dopri5", "diffrax", "scipy", "numba"]
-HEADER = ["measurement", "ours (tsit5)", "ours (dopri5)", "diffrax", "scipy", "numba",
-          "ratio diffrax/ours", "ratio scipy/ours", "ratio numba/ours"]
+HEADER = [
+    "measurement",
+    "ours (tsit5)",
+    "ours (dopri5)",
+    "diffrax",
+    "scipy",
+    "numba",
+    "ratio diffrax/ours",
+    "ratio scipy/ours",
+    "ratio numba/ours",
+]
 
 
 def row(name, values, scale=1.0, fmt="{:.3g}"):
@@ -532,16 +657,23 @@ def row(name, values, scale=1.0, fmt="{:.3g}"):
     def ratio(a, b):
         return None if vals[a] is None or vals[b] in (None, 0) else vals[a] / vals[b]
 
-    ratios = {"diffrax/ours": ratio("diffrax", "ours_tsit5"),
-              "scipy/ours": ratio("scipy", "ours_dopri5"),
-              "numba/ours": ratio("numba", "ours_dopri5")}
+    ratios = {
+        "diffrax/ours": ratio("diffrax", "ours_tsit5"),
+        "scipy/ours": ratio("scipy", "ours_dopri5"),
+        "numba/ours": ratio("numba", "ours_dopri5"),
+    }
     return {"measurement": name, "fmt": fmt, **vals, **{f"ratio {k}": v for k, v in ratios.items()}}
 
 
 def build_rows(res, cfg):
     n = cfg["n_ensemble"]
-    single, comp, ens, grad, steps = (res["single_latency"], res["single_compile"], res["ensemble"],
-                                      res["grad"], res["steps"])
+    single, comp, ens, grad, steps = (
+        res["single_latency"],
+        res["single_compile"],
+        res["ensemble"],
+        res["grad"],
+        res["steps"],
+    )
     rows = [
         row("(a) single solve, 101 saves [ms]", single, 1e3),
         row("(b) single solve compile [s]", comp),
@@ -559,8 +691,7 @@ def build_rows(res, cfg):
     # scipy DOP853 and numba-on-one-thread rows (one column only)
     rows.append(row("scipy DOP853: single solve [ms]", {"scipy": single["scipy_dop853"]}, 1e3))
     d = steps["scipy_dop853"]
-    rows.append(row("scipy DOP853: accepted/rejected/fevals",
-                    {"scipy": None}, fmt="{}"))
+    rows.append(row("scipy DOP853: accepted/rejected/fevals", {"scipy": None}, fmt="{}"))
     rows[-1]["scipy"] = f"{d['accepted']}/{d['rejected']}/{d['fevals']}"
     rows.append(row(f"numba on 1 thread: ensemble N={n} [s]", {"numba": ens["numba_1thread"]}))
     return rows
@@ -577,10 +708,14 @@ def fmt_cell(value, fmt):
 def render_table(rows):
     cells = [HEADER]
     for r in rows:
-        cells.append([r["measurement"]]
-                     + [fmt_cell(r[c], r["fmt"]) for c in COLUMNS]
-                     + [fmt_cell(r[k], "{:.2f}") for k in
-                        ["ratio diffrax/ours", "ratio scipy/ours", "ratio numba/ours"]])
+        cells.append(
+            [r["measurement"]]
+            + [fmt_cell(r[c], r["fmt"]) for c in COLUMNS]
+            + [
+                fmt_cell(r[k], "{:.2f}")
+                for k in ["ratio diffrax/ours", "ratio scipy/ours", "ratio numba/ours"]
+            ]
+        )
     widths = [max(len(line[i]) for line in cells) for i in range(len(HEADER))]
     lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(line, widths)) + " |" for line in cells]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
@@ -595,17 +730,33 @@ def main():
     parser.add_argument("--quick", action="store_true", help="small ensemble, few repeats (< 60 s)")
     args = parser.parse_args()
     if args.quick:
-        cfg = dict(n_ensemble=200, n_scipy_ensemble=10, repeats_single=50, repeats_scipy=5,
-                   repeats_ensemble=3, repeats_grad=5, repeats_compile=1)
+        cfg = dict(
+            n_ensemble=200,
+            n_scipy_ensemble=10,
+            repeats_single=50,
+            repeats_scipy=5,
+            repeats_ensemble=3,
+            repeats_grad=5,
+            repeats_compile=1,
+        )
     else:
-        cfg = dict(n_ensemble=10_000, n_scipy_ensemble=50, repeats_single=300, repeats_scipy=20,
-                   repeats_ensemble=5, repeats_grad=50, repeats_compile=3)
+        cfg = dict(
+            n_ensemble=10_000,
+            n_scipy_ensemble=50,
+            repeats_single=300,
+            repeats_scipy=20,
+            repeats_ensemble=5,
+            repeats_grad=50,
+            repeats_compile=3,
+        )
 
     t_start = time.perf_counter()
     load_start = os.getloadavg()[0]
     if load_start > 0.5:
-        print(f"note: 1-min load average is {load_start:.2f} before starting; other processes "
-              "on this machine will distort the timings.")
+        print(
+            f"note: 1-min load average is {load_start:.2f} before starting; other processes "
+            "on this machine will distort the timings."
+        )
     jax.block_until_ready(jax.jit(lambda x: x + 1)(jnp.ones(3)))  # backend start-up, not timed
 
     print("numba Dopri5 vs scipy DOP853 (tight tol), max relative difference:", end=" ", flush=True)
@@ -615,9 +766,15 @@ def main():
     res = {}
     print(f"[{time.perf_counter() - t_start:5.1f} s] (e) step counts ...", flush=True)
     res["steps"] = measure_steps()
-    print(f"[{time.perf_counter() - t_start:5.1f} s] (a, b) single-solve latency and compile time ...", flush=True)
+    print(
+        f"[{time.perf_counter() - t_start:5.1f} s] (a, b) single-solve latency and compile time ...",
+        flush=True,
+    )
     res["single_latency"], res["single_compile"] = measure_single(cfg)
-    print(f"[{time.perf_counter() - t_start:5.1f} s] (c) ensemble of {cfg['n_ensemble']} ...", flush=True)
+    print(
+        f"[{time.perf_counter() - t_start:5.1f} s] (c) ensemble of {cfg['n_ensemble']} ...",
+        flush=True,
+    )
     res["ensemble"] = measure_ensemble(cfg)
     print(f"[{time.perf_counter() - t_start:5.1f} s] (d) gradient ...", flush=True)
     res["grad"] = measure_grad(cfg)
@@ -627,12 +784,18 @@ def main():
     print(render_table(rows))
     print()
     ens = res["ensemble"]
-    print(f"scipy ensemble: {ens['scipy_members_timed']} members timed (RK45, one solve_ivp call "
-          f"each), extrapolated linearly to N={cfg['n_ensemble']}.")
-    print(f"numba ensemble: prange over {ens['numba_threads']} threads; JAX ensembles: jit(vmap) on "
-          f"{jax.device_count()} CPU device.")
-    print("final-state agreement with numba on members with rho < 13.9 (max rel. diff):",
-          {k: f"{v:.1e}" for k, v in ens["agreement_vs_numba_rho_lt_13.9"].items()})
+    print(
+        f"scipy ensemble: {ens['scipy_members_timed']} members timed (RK45, one solve_ivp call "
+        f"each), extrapolated linearly to N={cfg['n_ensemble']}."
+    )
+    print(
+        f"numba ensemble: prange over {ens['numba_threads']} threads; JAX ensembles: jit(vmap) on "
+        f"{jax.device_count()} CPU device."
+    )
+    print(
+        "final-state agreement with numba on members with rho < 13.9 (max rel. diff):",
+        {k: f"{v:.1e}" for k, v in ens["agreement_vs_numba_rho_lt_13.9"].items()},
+    )
     print("gradients d loss / d params:", res["grad"]["grads"])
     print(f"total wall time {time.perf_counter() - t_start:.1f} s")
     if ERRORS:
@@ -643,20 +806,32 @@ def main():
     out_file = out_dir / ("lorenz_quick.json" if args.quick else "lorenz.json")
     meta = {
         "problem": "Lorenz-63 sigma=10 rho=28 beta=8/3, y0=[1,1,1], t in [0,10], float64",
-        "rtol": RTOL, "atol": ATOL, "n_saves": len(TS_NP), "config": cfg,
+        "rtol": RTOL,
+        "atol": ATOL,
+        "n_saves": len(TS_NP),
+        "config": cfg,
         "ensemble_params": "rho = linspace(10, 40, N); sigma=10, beta=8/3",
         "ratios": "diffrax/ours_tsit5, scipy(RK45)/ours_dopri5, numba(Dopri5)/ours_dopri5",
         "compile_method": "median of jax.jit(fresh fn).lower(args).compile() after jax.clear_caches(); "
-                          "numba: first call minus steady call",
+        "numba: first call minus steady call",
         "scipy_ensemble": f"{ens['scipy_members_timed']} members timed, extrapolated to N",
-        "numba_threads": ens["numba_threads"], "numba_vs_scipy_dop853_check": numba_check,
+        "numba_threads": ens["numba_threads"],
+        "numba_vs_scipy_dop853_check": numba_check,
         "load_average_1min_at_start_and_end": [load_start, os.getloadavg()[0]],
         "wall_time_s": time.perf_counter() - t_start,
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                    "jax_devices": [str(d) for d in jax.devices()]},
-        "versions": {"python": platform.python_version(), "jax": jax.__version__,
-                     "diffrax": diffrax.__version__, "scipy": scipy.__version__,
-                     "numba": numba.__version__, "numpy": np.__version__},
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "jax_devices": [str(d) for d in jax.devices()],
+        },
+        "versions": {
+            "python": platform.python_version(),
+            "jax": jax.__version__,
+            "diffrax": diffrax.__version__,
+            "scipy": scipy.__version__,
+            "numba": numba.__version__,
+            "numpy": np.__version__,
+        },
     }
     table = [{k: v for k, v in r.items() if k != "fmt"} for r in rows]
     payload = {"meta": meta, "table": table, "raw": res, "errors": ERRORS}
