@@ -340,7 +340,13 @@ def _split_options(t_span, options):
     static = {key: options[key] for key in _STATIC_OPTIONS if key in options}
     if "dt" in static and static["dt"] is not None:
         static["dt"] = float(static["dt"])
-    static["t_span"] = (float(t_span[0]), float(t_span[1]))
+    try:
+        static["t_span"] = (float(t_span[0]), float(t_span[1]))
+    except jax.errors.ConcretizationTypeError:
+        raise ValueError(
+            "sweep needs a constant t_span (Python or NumPy numbers), not a traced value; "
+            "to map over t_span, jax.vmap solvers.solve instead."
+        ) from None
     try:
         hash(tuple(static.values()))
     except TypeError:

@@ -29,8 +29,16 @@ def test_matches_exact_solution(name, method):
 def test_kepler_eccentric_orbit_against_exact():
     prob = problems.kepler(e=0.8)
     ts = jnp.linspace(0.0, 2 * np.pi, 25)  # one period, through the close periapsis
-    sol = solvers.solve(prob.vector_field, prob.y0, (0.0, 2 * np.pi), prob.params,
-                        method="dopri8", ts=ts, rtol=1e-12, atol=1e-12)
+    sol = solvers.solve(
+        prob.vector_field,
+        prob.y0,
+        (0.0, 2 * np.pi),
+        prob.params,
+        method="dopri8",
+        ts=ts,
+        rtol=1e-12,
+        atol=1e-12,
+    )
     exact = jax.vmap(lambda t: prob.exact(t, prob.params))(ts)
     np.testing.assert_allclose(sol.ys, exact, atol=1e-8)
 
@@ -47,9 +55,11 @@ def test_every_problem_against_scipy(name):
         out = prob.vector_field(t, unravel(jnp.asarray(y)), prob.params)
         return np.asarray(jax.flatten_util.ravel_pytree(out)[0])
 
-    reference = solve_ivp(rhs, (t0, t_end), np.asarray(y0_flat), method="DOP853",
-                          rtol=1e-12, atol=1e-12).y[:, -1]
-    sol = solvers.solve(prob.vector_field, prob.y0, (t0, t_end), prob.params,
-                        method="tsit5", rtol=1e-10, atol=1e-10)
+    reference = solve_ivp(
+        rhs, (t0, t_end), np.asarray(y0_flat), method="DOP853", rtol=1e-12, atol=1e-12
+    ).y[:, -1]
+    sol = solvers.solve(
+        prob.vector_field, prob.y0, (t0, t_end), prob.params, method="tsit5", rtol=1e-10, atol=1e-10
+    )
     got = jax.flatten_util.ravel_pytree(jax.tree.map(lambda y: y[-1], sol.ys))[0]
     np.testing.assert_allclose(got, reference, rtol=1e-6, atol=1e-7)

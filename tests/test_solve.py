@@ -592,8 +592,11 @@ def test_transformations_of_a_jitted_solve():
     )
     # Forward mode through an already-jitted solve needs adjoint="forward" (the jit
     # hides the JVP tracer from "auto"; documented in docs/differentiation.md).
-    forward = jax.jit(lambda k: solvers.solve(decay, jnp.array(2.0), (0.0, 1.5), k,
-                                              rtol=1e-11, atol=1e-13, adjoint="forward").ys[0])
+    forward = jax.jit(
+        lambda k: solvers.solve(
+            decay, jnp.array(2.0), (0.0, 1.5), k, rtol=1e-11, atol=1e-13, adjoint="forward"
+        ).ys[0]
+    )
     _, tangent = jax.jvp(forward, (0.4,), (1.0,))
     np.testing.assert_allclose(tangent, expected, rtol=1e-7)
     np.testing.assert_allclose(jax.jacfwd(forward)(0.4), expected, rtol=1e-7)

@@ -220,6 +220,8 @@ def test_bad_input():
         solvers.sweep(oscillator, Y0, (0.0, 1.0), OMEGAS, in_axes=(None, 1))
     with pytest.raises(ValueError, match="in_axes must be a pair"):
         solvers.sweep(oscillator, Y0, (0.0, 1.0), OMEGAS, in_axes=0)
+    with pytest.raises(ValueError, match="constant t_span"):
+        jax.jit(lambda t1: solvers.sweep(oscillator, Y0, (0.0, t1), OMEGAS).ys)(1.0)
     with pytest.raises(TypeError, match="unknown solve options"):
         solvers.sweep(oscillator, Y0, (0.0, 1.0), OMEGAS, rtoll=1e-3)
 
