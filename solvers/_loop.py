@@ -8,13 +8,27 @@ inputs (the user's params and the constants closed over by the user's ``f``).
 
 Reverse mode (``jax.grad``) through the adaptive loop is a custom VJP: the
 "discretise-then-optimise" adjoint of the accepted steps, with the step sizes held
-fixed. ``"checkpoint"`` stores the loop state every ``K ~ sqrt(max_steps)`` accepted
-steps and replays one segment at a time in the backward pass (memory
-``O(sqrt(max_steps))``); ``"direct"`` records every accepted step in the forward pass
-(memory ``O(max_steps)``, no replay).
+fixed. ``"direct"`` records every accepted step in the forward pass (memory
+``O(max_steps)``, no replay). ``"checkpoint"`` keeps ``C`` (= ``LoopConfig.checkpoints``)
+snapshots of the loop state per level, in a hierarchy of ``L = O(log_C max_steps)``
+levels, so its memory is ``O(C log_C max_steps)``: logarithmic in ``max_steps``.
+
+* The forward pass does not know how many steps it will take, so it thins its
+  snapshots online: it snapshots every ``s``-th accepted step (``s = 1`` at first);
+  when all ``C`` slots are full it doubles ``s`` and overwrites the snapshots that are
+  no longer on the stride, oldest first. Its snapshots are therefore at most ``s``
+  steps apart, with ``s <= max(1, 2 n / C)`` for ``n`` accepted steps.
+* The backward pass takes the segments between snapshots in reverse order. A segment
+  of at most ``C`` steps is replayed once, recording each step, and swept backwards
+  (the base case). A longer one is replayed once to lay ``C`` evenly spaced snapshots
+  (the next level), and each of its sub-segments is handled the same way, in reverse.
+
+Every step is thus recomputed once per level it passes through: once (as for a
+two-level scheme) while ``n <= C^2 / 2``, twice up to ``C^3 / 2`` and so on.
 
 Reference: Griewank & Walther, *Evaluating Derivatives*, 2nd ed., SIAM 2008, ch. 12
-(checkpointing); Hairer, Norsett & Wanner (1993), II.4 (step-size control).
+(checkpointing, and its online variants when the number of steps is not known in
+advance); Hairer, Norsett & Wanner (1993), II.4 (step-size control).
 """
 
 from __future__ import annotations
@@ -47,14 +61,26 @@ class LoopConfig:
     method: Any
     max_steps: int
     adjoint: str = "checkpoint"  # "checkpoint" | "direct" | "forward"
+    checkpoints: int = 64  # snapshot slots per level of the checkpoint adjoint (even)
 
     @property
-    def segment_length(self) -> int:
-        return max(1, math.isqrt(self.max_steps - 1) + 1)
+    def max_stride(self) -> int:
+        """The largest stride the forward pass's snapshots can reach: it doubles from
+        ``s`` when the ``C * s``-th step is accepted, and at most ``max_steps`` are."""
+        stride = 1
+        while self.checkpoints * stride <= self.max_steps:
+            stride *= 2
+        return stride
 
     @property
-    def num_segments(self) -> int:
-        return -(-self.max_steps // self.segment_length) + 1
+    def levels(self) -> int:
+        """Snapshot levels below the forward pass's, so that a base segment has at
+        most ``C`` steps: the checkpoint adjoint's memory is ``C * (levels + 2)``."""
+        length, levels = self.max_stride, 0
+        while length > self.checkpoints:
+            length = -(-length // self.checkpoints)
+            levels += 1
+        return levels
 
 
 class LoopState(NamedTuple):
@@ -198,10 +224,7 @@ def integrate(cfg, f, args, y0, t0, t1, ts, h0, rtol, atol, record=None):
 
     records = None
     if record == "checkpoint":
-        records = jax.tree.map(
-            lambda x: jnp.zeros((cfg.num_segments,) + x.shape, x.dtype).at[0].set(x),
-            _snapshot(state),
-        )
+        records = _Thinning.start(cfg.checkpoints, _snapshot(state))
     elif record == "direct":
         records = (
             jnp.zeros((cfg.max_steps,), y0.dtype),
@@ -227,13 +250,7 @@ def integrate(cfg, f, args, y0, t0, t1, ts, h0, rtol, atol, record=None):
                 (save_index, ys),
             )
         if record == "checkpoint":
-            segment_end = accept & (new_state.num_accepted % cfg.segment_length == 0)
-            index = new_state.num_accepted // cfg.segment_length
-            records = jax.tree.map(
-                lambda buffer, value: _store(buffer, index, value, segment_end),
-                records,
-                _snapshot(new_state),
-            )
+            records = records.add(new_state.num_accepted, _snapshot(new_state), accept)
         elif record == "direct":
             records = tuple(
                 _store(buffer, state.num_accepted, value, accept)
@@ -271,6 +288,60 @@ def _write_saves(tableau, f, args, ts, t_now, step, operand):
 
 def _snapshot(state):
     return (state.t, state.y, state.f0, state.h, state.inverse_ratio1, state.inverse_ratio2)
+
+
+class _Thinning(NamedTuple):
+    """Online snapshots of a loop of unknown length in ``C`` slots.
+
+    ``steps[i]`` is the accepted-step number of the snapshot in slot ``i`` (``-1``:
+    free). Snapshots are taken at the multiples of ``stride``; when every slot is full
+    and on the stride, the stride doubles and the snapshots that fall off it are
+    overwritten, oldest first, so the slots always cover the whole run with gaps of at
+    most ``stride`` steps. A few integer operations on ``C`` slots per step.
+    """
+
+    snapshots: Any
+    steps: jax.Array
+    stride: jax.Array
+
+    @classmethod
+    def start(cls, capacity, snapshot):
+        snapshots = jax.tree.map(
+            lambda x: jnp.zeros((capacity,) + x.shape, x.dtype).at[0].set(x), snapshot
+        )
+        steps = jnp.full((capacity,), -1, jnp.int32).at[0].set(0)
+        return cls(snapshots, steps, jnp.ones((), jnp.int32))
+
+    def add(self, step, snapshot, accept):
+        used = self.steps >= 0
+        full = jnp.all(used)
+        on_stride = step % self.stride == 0
+        stale = used & (self.steps % self.stride != 0)
+        double = accept & on_stride & full & ~jnp.any(stale)
+        stride = jnp.where(double, 2 * self.stride, self.stride)
+        store = accept & (step % stride == 0)
+        stale = used & (self.steps % stride != 0)
+        big = jnp.iinfo(jnp.int32).max
+        oldest_stale = jnp.argmin(jnp.where(stale, self.steps, big))
+        slot = jnp.where(full, oldest_stale, jnp.argmin(used)).astype(jnp.int32)
+        snapshots = jax.tree.map(
+            lambda buffer, value: _store(buffer, slot, value, store), self.snapshots, snapshot
+        )
+        steps = _store(self.steps, slot, step.astype(jnp.int32), store)
+        return _Thinning(snapshots, steps, stride)
+
+    def segments(self, num_accepted):
+        """``(order, starts, counts, num_used)``: the slots in time order, the step
+        each starts at and the number of steps up to the next snapshot (or the end)."""
+        capacity = self.steps.shape[0]
+        big = jnp.iinfo(jnp.int32).max
+        order = jnp.argsort(jnp.where(self.steps >= 0, self.steps, big))
+        starts = self.steps[order]
+        num_used = jnp.sum(self.steps >= 0).astype(jnp.int32)
+        following = jnp.concatenate([starts[1:], starts[:1]])
+        last = jnp.arange(capacity) >= num_used - 1
+        ends = jnp.where(last, num_accepted, following)
+        return order, starts, ends - starts, num_used
 
 
 # --------------------------------------------------------------------------------------
@@ -334,33 +405,85 @@ def _reverse_sweep(cfg, f, args, ts, ys_bar, records, count, carry):
     return lax.while_loop(cond, body, (count - 1, carry))[1]
 
 
-def _replay(cfg, f, args, snapshot, t1, rtol, atol):
-    """Re-run one checkpointed segment, recording its accepted steps."""
+def _replay(cfg, f, args, snapshot, t1, rtol, atol, count, stride=None):
+    """Re-run ``count`` accepted steps from ``snapshot``.
+
+    ``stride=None``: record every accepted step's ``(t, h, y)`` (``count <= C``), for
+    :func:`_reverse_sweep`. Otherwise: snapshot every ``stride``-th accepted step (and
+    the start) into ``C`` slots, for the next level down.
+    """
     t, y, f0, h, inverse1, inverse2 = snapshot
     zero = jnp.zeros((), jnp.int32)
     state = LoopState(t, y, f0, h, inverse1, inverse2, zero, zero, zero, zero, zero)
-    length = cfg.segment_length
-    records = (
-        jnp.zeros((length,), y.dtype),
-        jnp.zeros((length,), y.dtype),
-        jnp.zeros((length, y.shape[0]), y.dtype),
-    )
+    capacity = cfg.checkpoints
+    if stride is None:
+        records = (
+            jnp.zeros((capacity,), y.dtype),
+            jnp.zeros((capacity,), y.dtype),
+            jnp.zeros((capacity, y.shape[0]), y.dtype),
+        )
+    else:
+        records = jax.tree.map(
+            lambda x: jnp.zeros((capacity,) + x.shape, x.dtype).at[0].set(x), snapshot
+        )
 
     def cond(carry):
         state, _ = carry
-        return _not_done(state, t1) & (state.num_accepted < length)
+        return _not_done(state, t1) & (state.num_accepted < count)
 
     def body(carry):
         state, records = carry
         new_state, accept, h, _, _ = _attempt(cfg.method, f, args, state, t1, rtol, atol)
-        records = tuple(
-            _store(buffer, state.num_accepted, value, accept)
-            for buffer, value in zip(records, (state.t, h, state.y))
-        )
+        if stride is None:
+            records = tuple(
+                _store(buffer, state.num_accepted, value, accept)
+                for buffer, value in zip(records, (state.t, h, state.y))
+            )
+        else:
+            # The end of the segment (step ``count``) starts no piece: not stored.
+            index = new_state.num_accepted // stride
+            store = accept & (new_state.num_accepted % stride == 0) & (index < capacity)
+            records = jax.tree.map(
+                lambda buffer, value: _store(buffer, index, value, store),
+                records,
+                _snapshot(new_state),
+            )
         return new_state, records
 
-    state, records = lax.while_loop(cond, body, (state, records))
-    return records, state.num_accepted
+    return lax.while_loop(cond, body, (state, records))[1]
+
+
+def _reverse_segment(
+    cfg, f, args, t1, rtol, atol, sweep_ts, sweep_bar, level, snapshot, count, carry
+):
+    """Propagate cotangents backwards through the ``count`` accepted steps that
+    follow ``snapshot``, with ``level`` snapshot levels left to split them."""
+
+    def base(carry):
+        steps = _replay(cfg, f, args, snapshot, t1, rtol, atol, count)
+        return _reverse_sweep(cfg, f, args, sweep_ts, sweep_bar, steps, count, carry)
+
+    if level == 0:
+        return base(carry)
+
+    def split(carry):
+        capacity = cfg.checkpoints
+        stride = jnp.maximum((count + capacity - 1) // capacity, 1)
+        snapshots = _replay(cfg, f, args, snapshot, t1, rtol, atol, count, stride)
+        pieces = (count + stride - 1) // stride
+
+        def body(loop):
+            piece, carry = loop
+            start = jax.tree.map(lambda buffer: buffer[piece], snapshots)
+            length = jnp.minimum(stride, count - piece * stride)
+            carry = _reverse_segment(
+                cfg, f, args, t1, rtol, atol, sweep_ts, sweep_bar, level - 1, start, length, carry
+            )
+            return piece - 1, carry
+
+        return lax.while_loop(lambda loop: loop[0] >= 0, body, (pieces - 1, carry))[1]
+
+    return lax.cond(count <= cfg.checkpoints, base, split, carry)
 
 
 def make_adaptive_solver(cfg, f):
@@ -424,14 +547,25 @@ def make_adaptive_solver(cfg, f):
         if cfg.adjoint == "direct":
             carry = _reverse_sweep(cfg, f, args, sweep_ts, sweep_bar, records, num_accepted, carry)
         else:
-            length = cfg.segment_length
-            num_used = (num_accepted + length - 1) // length
+            order, _, counts, num_used = records.segments(num_accepted)
 
             def segment_body(loop):
                 segment, carry = loop
-                snapshot = jax.tree.map(lambda buffer: buffer[segment], records)
-                steps, count = _replay(cfg, f, args, snapshot, t1, rtol, atol)
-                carry = _reverse_sweep(cfg, f, args, sweep_ts, sweep_bar, steps, count, carry)
+                snapshot = jax.tree.map(lambda buffer: buffer[order[segment]], records.snapshots)
+                carry = _reverse_segment(
+                    cfg,
+                    f,
+                    args,
+                    t1,
+                    rtol,
+                    atol,
+                    sweep_ts,
+                    sweep_bar,
+                    cfg.levels,
+                    snapshot,
+                    counts[segment],
+                    carry,
+                )
                 return segment - 1, carry
 
             carry = lax.while_loop(lambda loop: loop[0] >= 0, segment_body, (num_used - 1, carry))[

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from helpers import decay, oscillator
+from jax import lax
 
 import solvers
 from solvers import _loop
@@ -15,14 +16,62 @@ from solvers.explicit import Dopri5, Euler, Tsit5
 
 
 @pytest.mark.parametrize("max_steps", [1, 2, 3, 4, 5, 10, 17, 99, 100, 101, 4096, 100_000])
-def test_checkpoint_segments_cover_max_steps(max_steps):
-    cfg = _loop.LoopConfig(method=Tsit5(), max_steps=max_steps)
-    length = cfg.segment_length
-    # A snapshot after every `length` accepted steps, plus the start, must fit.
-    assert max_steps // length + 1 <= cfg.num_segments
-    # Memory O(sqrt(max_steps)) in both the snapshots and one replayed segment.
-    assert length <= np.sqrt(max_steps) + 1
-    assert cfg.num_segments <= np.sqrt(max_steps) + 3
+@pytest.mark.parametrize("checkpoints", [2, 4, 64])
+def test_checkpoint_levels_cover_max_steps(max_steps, checkpoints):
+    cfg = _loop.LoopConfig(method=Tsit5(), max_steps=max_steps, checkpoints=checkpoints)
+    # The forward pass's stride doubles from s when the (C s)-th step is accepted.
+    stride = cfg.max_stride
+    assert checkpoints * stride > max_steps
+    assert stride == 1 or checkpoints * (stride // 2) <= max_steps
+    # `levels` splits of a segment of `stride` steps leave at most C steps per piece.
+    length = stride
+    for _ in range(cfg.levels):
+        length = -(-length // checkpoints)
+    assert length <= checkpoints
+    # Memory: C snapshots per level, logarithmic in max_steps.
+    assert cfg.levels <= max(0, np.log(max_steps) / np.log(checkpoints)) + 1
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _simulate_thinning(capacity, accepts):
+    """The forward pass's snapshot bookkeeping over a run of accepted/rejected steps;
+    each snapshot is its own step number."""
+
+    def body(carry, accept):
+        records, step = carry
+        step = step + accept.astype(jnp.int32)
+        return (records.add(step, step.astype(jnp.float64), accept), step), None
+
+    start = (_loop._Thinning.start(capacity, jnp.zeros(())), jnp.zeros((), jnp.int32))
+    return lax.scan(body, start, accepts)[0]
+
+
+@pytest.mark.parametrize("capacity", [2, 4, 8])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_thinning_snapshots_cover_the_run(capacity, seed):
+    """The online snapshots of a run of unknown length: the start is always kept,
+    each slot holds the state of the step it names, the segments between them tile
+    [0, n] and are at most max(1, 2n/C) steps long."""
+    rng = np.random.default_rng(seed)
+    accepts = rng.random(rng.integers(20, 300)) < 0.8  # rejected steps in between
+    records, n = _simulate_thinning(capacity, jnp.asarray(accepts))
+    n = int(n)
+    steps = np.asarray(records.steps)
+    used = steps >= 0
+    np.testing.assert_array_equal(np.asarray(records.snapshots)[used], steps[used])
+    order, starts, counts, num_used = (np.asarray(x) for x in records.segments(n))
+    num_used = int(num_used)
+    assert num_used == used.sum()
+    assert starts[0] == 0
+    np.testing.assert_array_equal(starts[:num_used], np.sort(steps[used]))
+    np.testing.assert_array_equal(steps[order[:num_used]], starts[:num_used])
+    assert starts[num_used - 1] + counts[num_used - 1] == n
+    np.testing.assert_array_equal(
+        starts[1:num_used], starts[: num_used - 1] + counts[: num_used - 1]
+    )
+    assert np.all(counts[:num_used] >= 0)
+    assert counts[:num_used].max() <= max(1, 2 * n / capacity)
+    assert counts[:num_used].max() <= int(records.stride)
 
 
 @pytest.mark.parametrize(
@@ -64,7 +113,7 @@ def _gradient_function(adjoint, max_steps):
 
 
 def test_discrete_adjoint_over_many_segments():
-    """Hundreds of steps in segments of sqrt(max_steps): every replayed segment and
+    """Hundreds of steps in several checkpointed segments: every replayed segment and
     save points at t0, repeated and at t1 enter the gradient; the checkpointed and
     the direct adjoint agree to round-off."""
     k, y0 = 0.1, 2.0
@@ -72,13 +121,44 @@ def test_discrete_adjoint_over_many_segments():
     for adjoint in ["checkpoint", "direct"]:
         run, ts = _gradient_function(adjoint, 400)
         (value, accepted), gradients[adjoint] = run(k, y0)
-        assert int(accepted) > 5 * _loop.LoopConfig(Tsit5(), 400).segment_length
+        assert int(accepted) > 2 * _loop.LoopConfig(Tsit5(), 400).checkpoints
         ts = np.asarray(ts)
         dk, dy0 = gradients[adjoint]
         np.testing.assert_allclose(value, np.sum(y0 * np.exp(-k * ts)), rtol=1e-10)
         np.testing.assert_allclose(dk, np.sum(-ts * y0 * np.exp(-k * ts)), rtol=1e-8)
         np.testing.assert_allclose(dy0, np.sum(np.exp(-k * ts)), rtol=1e-10)
     np.testing.assert_allclose(gradients["checkpoint"], gradients["direct"], rtol=1e-12)
+
+
+def test_multilevel_checkpoint_adjoint_matches_direct():
+    """With few slots per level the checkpoint adjoint recurses several levels deep
+    (the forward pass thins its snapshots, segments are split again and again):
+    its gradient equals the direct adjoint's to round-off, save points included."""
+    max_steps, checkpoints = 300, 4
+    ts = jnp.array([0.0, 0.3, 0.3, 1.7, 4.0, 9.9, 10.0])
+    y0 = jnp.array([1.0, 0.5])
+    method = Tsit5()
+
+    def field(t, y, args):
+        return oscillator(t, y, args[0])
+
+    def loss(adjoint, omega, y0):
+        cfg = _loop.LoopConfig(method, max_steps, adjoint, checkpoints)
+        run = _loop.make_adaptive_solver(cfg, field)
+        ys, stats, status = run(
+            (omega,), y0, jnp.float64(0.0), jnp.float64(10.0), ts, None, 1e-8, 1e-10
+        )
+        return jnp.sum(jnp.sin(ys)), stats["num_accepted"]
+
+    results = {}
+    for adjoint in ["checkpoint", "direct"]:
+        grad = jax.jit(jax.grad(functools.partial(loss, adjoint), argnums=(0, 1), has_aux=True))
+        results[adjoint] = grad(1.3, y0)
+    cfg = _loop.LoopConfig(method, max_steps, "checkpoint", checkpoints)
+    accepted = int(results["direct"][1])
+    assert cfg.levels >= 3 and accepted > checkpoints**3
+    np.testing.assert_allclose(results["checkpoint"][0][0], results["direct"][0][0], rtol=1e-12)
+    np.testing.assert_allclose(results["checkpoint"][0][1], results["direct"][0][1], rtol=1e-12)
 
 
 def test_integrate_fixed_scan_matches_the_while_loop():
