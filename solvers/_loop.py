@@ -53,6 +53,10 @@ NONFINITE = 3
 NEWTON_DIVERGENCE = 4
 INVALID_INPUT = 5
 
+# The checkpoint adjoint records its first accepted steps outright, like the direct
+# one, in a buffer of at most this many bytes (and LoopConfig.head steps).
+HEAD_BYTES = 256 * 1024
+
 
 @dataclasses.dataclass(frozen=True)
 class LoopConfig:
@@ -62,6 +66,13 @@ class LoopConfig:
     max_steps: int
     adjoint: str = "checkpoint"  # "checkpoint" | "direct" | "forward"
     checkpoints: int = 64  # snapshot slots per level of the checkpoint adjoint (even)
+    head: int = 1024  # most accepted steps the checkpoint adjoint records outright
+
+    def head_length(self, y0) -> int:
+        """Accepted steps the checkpoint adjoint records outright, as ``(t, h, y)``
+        rows: at most ``head``, ``max_steps`` and :data:`HEAD_BYTES`."""
+        row_bytes = (y0.shape[0] + 2) * y0.dtype.itemsize
+        return max(0, min(self.head, self.max_steps, HEAD_BYTES // row_bytes))
 
     @property
     def max_stride(self) -> int:
@@ -223,14 +234,14 @@ def integrate(cfg, f, args, y0, t0, t1, ts, h0, rtol, atol, record=None):
         save_index = jnp.sum(at_start).astype(jnp.int32)
 
     records = None
+    head = cfg.head_length(y0) if record == "checkpoint" else cfg.max_steps
     if record == "checkpoint":
-        records = _Thinning.start(cfg.checkpoints, _snapshot(state))
+        # The first `head` accepted steps are recorded outright; the thinned snapshots
+        # start from the state after them (from the start if there is no head).
+        tail = _Thinning.start(cfg.checkpoints, _snapshot(state), filled=head == 0)
+        records = (_step_buffers(head, y0), tail)
     elif record == "direct":
-        records = (
-            jnp.zeros((cfg.max_steps,), y0.dtype),
-            jnp.zeros((cfg.max_steps,), y0.dtype),
-            jnp.zeros((cfg.max_steps, y0.shape[0]), y0.dtype),
-        )
+        records = _step_buffers(cfg.max_steps, y0)
 
     def body(carry):
         state, ys, save_index, records = carry
@@ -249,13 +260,22 @@ def integrate(cfg, f, args, y0, t0, t1, ts, h0, rtol, atol, record=None):
                 lambda operand: operand,
                 (save_index, ys),
             )
-        if record == "checkpoint":
-            records = records.add(new_state.num_accepted, _snapshot(new_state), accept)
-        elif record == "direct":
-            records = tuple(
-                _store(buffer, state.num_accepted, value, accept)
-                for buffer, value in zip(records, (state.t, h, state.y))
-            )
+        if record is not None:
+            steps = records[0] if record == "checkpoint" else records
+            if head:
+                steps = tuple(
+                    _store(buffer, state.num_accepted, value, accept & (state.num_accepted < head))
+                    for buffer, value in zip(steps, (state.t, h, state.y))
+                )
+            if record == "checkpoint":
+                tail = records[1].add(
+                    new_state.num_accepted - head,
+                    _snapshot(new_state),
+                    accept & (new_state.num_accepted >= head),
+                )
+                records = (steps, tail)
+            else:
+                records = steps
         return new_state, ys, save_index, records
 
     state, ys, save_index, records = lax.while_loop(
@@ -286,6 +306,16 @@ def _write_saves(tableau, f, args, ts, t_now, step, operand):
     return lax.while_loop(lambda carry: _save_pending(ts, carry[0], t_now), write, operand)
 
 
+def _step_buffers(length, y0):
+    """Buffers for ``(t, h, y)`` of ``length`` accepted steps."""
+    dtype = y0.dtype
+    return (
+        jnp.zeros((length,), dtype),
+        jnp.zeros((length,), dtype),
+        jnp.zeros((length, y0.shape[0]), dtype),
+    )
+
+
 def _snapshot(state):
     return (state.t, state.y, state.f0, state.h, state.inverse_ratio1, state.inverse_ratio2)
 
@@ -305,11 +335,13 @@ class _Thinning(NamedTuple):
     stride: jax.Array
 
     @classmethod
-    def start(cls, capacity, snapshot):
+    def start(cls, capacity, snapshot, filled=True):
+        """``C`` slots, the first holding ``snapshot`` as step 0 if ``filled`` (else
+        empty: the first :meth:`add` of step 0 fills it)."""
         snapshots = jax.tree.map(
             lambda x: jnp.zeros((capacity,) + x.shape, x.dtype).at[0].set(x), snapshot
         )
-        steps = jnp.full((capacity,), -1, jnp.int32).at[0].set(0)
+        steps = jnp.full((capacity,), -1, jnp.int32).at[0].set(0 if filled else -1)
         return cls(snapshots, steps, jnp.ones((), jnp.int32))
 
     def add(self, step, snapshot, accept):
@@ -417,11 +449,7 @@ def _replay(cfg, f, args, snapshot, t1, rtol, atol, count, stride=None):
     state = LoopState(t, y, f0, h, inverse1, inverse2, zero, zero, zero, zero, zero)
     capacity = cfg.checkpoints
     if stride is None:
-        records = (
-            jnp.zeros((capacity,), y.dtype),
-            jnp.zeros((capacity,), y.dtype),
-            jnp.zeros((capacity, y.shape[0]), y.dtype),
-        )
+        records = _step_buffers(capacity, y)
     else:
         records = jax.tree.map(
             lambda x: jnp.zeros((capacity,) + x.shape, x.dtype).at[0].set(x), snapshot
@@ -547,11 +575,15 @@ def make_adaptive_solver(cfg, f):
         if cfg.adjoint == "direct":
             carry = _reverse_sweep(cfg, f, args, sweep_ts, sweep_bar, records, num_accepted, carry)
         else:
-            order, _, counts, num_used = records.segments(num_accepted)
+            steps, tail = records
+            head = steps[0].shape[0]
+            # The tail first (the thinned snapshots after the head, last segment
+            # first), then the recorded head, without replay.
+            order, _, counts, num_used = tail.segments(num_accepted - head)
 
             def segment_body(loop):
                 segment, carry = loop
-                snapshot = jax.tree.map(lambda buffer: buffer[order[segment]], records.snapshots)
+                snapshot = jax.tree.map(lambda buffer: buffer[order[segment]], tail.snapshots)
                 carry = _reverse_segment(
                     cfg,
                     f,
@@ -571,6 +603,9 @@ def make_adaptive_solver(cfg, f):
             carry = lax.while_loop(lambda loop: loop[0] >= 0, segment_body, (num_used - 1, carry))[
                 1
             ]
+            if head:
+                count = jnp.minimum(num_accepted, head)
+                carry = _reverse_sweep(cfg, f, args, sweep_ts, sweep_bar, steps, count, carry)
         y_bar, args_bar, ts_bar, pointer = carry
         f0 = f(t0, y0, args)
         zero = jnp.zeros_like

@@ -113,9 +113,10 @@ def _gradient_function(adjoint, max_steps):
 
 
 def test_discrete_adjoint_over_many_segments():
-    """Hundreds of steps in several checkpointed segments: every replayed segment and
-    save points at t0, repeated and at t1 enter the gradient; the checkpointed and
-    the direct adjoint agree to round-off."""
+    """Hundreds of steps through `solve` (which records them all in the checkpoint
+    adjoint's head here; the replayed segments are tested below): save points at t0,
+    repeated and at t1 enter the gradient, which matches the closed form, and the
+    checkpointed and the direct adjoint agree to round-off."""
     k, y0 = 0.1, 2.0
     gradients = {}
     for adjoint in ["checkpoint", "direct"]:
@@ -130,10 +131,12 @@ def test_discrete_adjoint_over_many_segments():
     np.testing.assert_allclose(gradients["checkpoint"], gradients["direct"], rtol=1e-12)
 
 
-def test_multilevel_checkpoint_adjoint_matches_direct():
+@pytest.mark.parametrize("head", [0, 37, 1024])
+def test_multilevel_checkpoint_adjoint_matches_direct(head):
     """With few slots per level the checkpoint adjoint recurses several levels deep
-    (the forward pass thins its snapshots, segments are split again and again):
-    its gradient equals the direct adjoint's to round-off, save points included."""
+    (the forward pass thins its snapshots, segments are split again and again),
+    after a head of recorded steps (none, part of the run, the whole run): its
+    gradient equals the direct adjoint's to round-off, save points included."""
     max_steps, checkpoints = 300, 4
     ts = jnp.array([0.0, 0.3, 0.3, 1.7, 4.0, 9.9, 10.0])
     y0 = jnp.array([1.0, 0.5])
@@ -143,7 +146,7 @@ def test_multilevel_checkpoint_adjoint_matches_direct():
         return oscillator(t, y, args[0])
 
     def loss(adjoint, omega, y0):
-        cfg = _loop.LoopConfig(method, max_steps, adjoint, checkpoints)
+        cfg = _loop.LoopConfig(method, max_steps, adjoint, checkpoints, head)
         run = _loop.make_adaptive_solver(cfg, field)
         ys, stats, status = run(
             (omega,), y0, jnp.float64(0.0), jnp.float64(10.0), ts, None, 1e-8, 1e-10
@@ -154,9 +157,12 @@ def test_multilevel_checkpoint_adjoint_matches_direct():
     for adjoint in ["checkpoint", "direct"]:
         grad = jax.jit(jax.grad(functools.partial(loss, adjoint), argnums=(0, 1), has_aux=True))
         results[adjoint] = grad(1.3, y0)
-    cfg = _loop.LoopConfig(method, max_steps, "checkpoint", checkpoints)
+    cfg = _loop.LoopConfig(method, max_steps, "checkpoint", checkpoints, head)
     accepted = int(results["direct"][1])
     assert cfg.levels >= 3 and accepted > checkpoints**3
+    # The head takes `head` steps (the whole run for head=1024, capped by max_steps).
+    assert cfg.head_length(y0) == min(head, max_steps)
+    assert (accepted > head + checkpoints**3) == (head < 1024)
     np.testing.assert_allclose(results["checkpoint"][0][0], results["direct"][0][0], rtol=1e-12)
     np.testing.assert_allclose(results["checkpoint"][0][1], results["direct"][0][1], rtol=1e-12)
 
