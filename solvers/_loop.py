@@ -232,6 +232,10 @@ def integrate(cfg, f, args, y0, t0, t1, ts, h0, rtol, atol, record=None):
         at_start = ts <= t0
         ys = jnp.where(at_start[:, None], y0[None, :], jnp.nan).astype(y0.dtype)
         save_index = jnp.sum(at_start).astype(jnp.int32)
+        if record is not None:
+            # Where each save point lies in its step, and the slope there (zero for
+            # those at t0, which no step writes): the reverse sweep's inputs.
+            ys = (ys, jnp.zeros((num_saves,), y0.dtype), jnp.zeros_like(ys))
 
     records = None
     head = cfg.head_length(y0) if record == "checkpoint" else cfg.max_steps
@@ -284,6 +288,9 @@ def integrate(cfg, f, args, y0, t0, t1, ts, h0, rtol, atol, record=None):
     if ts is None:
         # A failed solve did not reach t1: do not return a plausible-looking state.
         ys = jnp.where(state.status == SUCCESS, state.y, jnp.nan)[None]
+    elif record is not None:
+        ys, thetas, slopes = ys
+        records = (records, (thetas, slopes))
     return ys, state, save_index, records
 
 
@@ -293,15 +300,32 @@ def _save_pending(ts, save_index, t_now):
 
 
 def _write_saves(tableau, f, args, ts, t_now, step, operand):
-    """Write every save point inside the accepted step from its dense output."""
+    """Write every save point inside the accepted step from its dense output.
+
+    ``operand = (save_index, ys)``, or ``(save_index, (ys, thetas, slopes))`` for a
+    recording forward pass: then also the save point's position ``theta`` in its step
+    and the slope ``dy/dt`` of the dense output there, for the reverse sweep.
+    """
     t, h, y, y1, ks = step
     fp = functools.partial(_bind, f, args)
     coefficients = dense_coefficients(tableau, fp, t, y, y1, h, ks)
 
     def write(carry):
-        index, ys = carry
-        value = dense_evaluate(tableau, y, coefficients, (ts[index] - t) / h)
-        return index + 1, ys.at[index].set(value)
+        index, outputs = carry
+        theta = (ts[index] - t) / h
+        value = dense_evaluate(tableau, y, coefficients, theta)
+        if not isinstance(outputs, tuple):
+            return index + 1, outputs.at[index].set(value)
+        ys, thetas, slopes = outputs
+        basis_dot = jax.jvp(lambda th: dense_basis(tableau, th), (theta,), (jnp.ones_like(theta),))[
+            1
+        ]
+        slope = jnp.sum(basis_dot[:, None] * coefficients, axis=0) / h
+        return index + 1, (
+            ys.at[index].set(value),
+            thetas.at[index].set(theta),
+            slopes.at[index].set(slope),
+        )
 
     return lax.while_loop(lambda carry: _save_pending(ts, carry[0], t_now), write, operand)
 
@@ -390,14 +414,16 @@ def _step_map(cfg, f, t, h, y, args, with_dense):
     return y1, dense_coefficients(tableau, fp, t, y, y1, h, ks)
 
 
-def _reverse_sweep(cfg, f, args, ts, ys_bar, records, count, carry):
+def _reverse_sweep(cfg, f, args, ts, saves_bar, records, count, carry):
     """Propagate cotangents backwards through ``count`` recorded steps.
 
     ``carry = (y_bar, args_bar, ts_bar, save_pointer)``; ``save_pointer`` is the
-    index of the last save point not yet processed.
+    index of the last save point not yet processed. ``saves_bar = (ys_bar,
+    coefficients_bar)``: the cotangent of each save point and its share of the
+    cotangent of its step's dense coefficients (see :func:`_save_cotangents`).
     """
-    tableau = cfg.method.tableau
     record_t, record_h, record_y = records
+    ys_bar, weights = saves_bar
 
     def cond(loop):
         return loop[0] >= 0
@@ -414,27 +440,36 @@ def _reverse_sweep(cfg, f, args, ts, ys_bar, records, count, carry):
             return (pointer >= 0) & (ts[jnp.maximum(pointer, 0)] > t)
 
         def save_body(inner):
-            pointer, coefficient_bar, direct_bar, ts_bar = inner
-            theta = (ts[pointer] - t) / h
-            basis, basis_dot = jax.jvp(
-                lambda th: dense_basis(tableau, th), (theta,), (jnp.ones_like(theta),)
+            pointer, coefficient_bar, direct_bar = inner
+            return (
+                pointer - 1,
+                coefficient_bar + weights[pointer],
+                direct_bar + ys_bar[pointer],
             )
-            cotangent = ys_bar[pointer]
-            coefficient_bar = coefficient_bar + basis[:, None] * cotangent[None, :]
-            slope = basis_dot @ coefficients / h
-            ts_bar = ts_bar.at[pointer].add(jnp.vdot(cotangent, slope))
-            return pointer - 1, coefficient_bar, direct_bar + cotangent, ts_bar
 
-        pointer, coefficient_bar, direct_bar, ts_bar = lax.while_loop(
+        pointer, coefficient_bar, direct_bar = lax.while_loop(
             save_pending,
             save_body,
-            (pointer, jnp.zeros_like(coefficients), jnp.zeros_like(y), ts_bar),
+            (pointer, jnp.zeros_like(coefficients), jnp.zeros_like(y)),
         )
         y_bar_step, args_bar_step = vjp((y_bar, coefficient_bar))
         args_bar = jax.tree.map(jnp.add, args_bar, args_bar_step)
         return index - 1, (y_bar_step + direct_bar, args_bar, ts_bar, pointer)
 
     return lax.while_loop(cond, body, (count - 1, carry))[1]
+
+
+def _save_cotangents(tableau, ys_bar, thetas, slopes):
+    """The per-save-point inputs of the reverse sweep, for all save points at once.
+
+    A save point ``y(t + theta h) = y + sum_j phi_j(theta) c_j`` passes
+    ``phi(theta) ys_bar`` to its step's dense coefficients ``c`` and ``ys_bar`` to the
+    step's start ``y``; its time gets ``ys_bar . dy/dt``. Returns
+    ``((ys_bar, coefficients_bar), ts_bar)``.
+    """
+    basis = jax.vmap(lambda theta: dense_basis(tableau, theta))(thetas)
+    weights = basis[:, :, None] * ys_bar[:, None, :]
+    return (ys_bar, weights), jnp.sum(ys_bar * slopes, axis=1)
 
 
 def _replay(cfg, f, args, snapshot, t1, rtol, atol, count, stride=None):
@@ -555,9 +590,12 @@ def make_adaptive_solver(cfg, f):
             residuals
         )
         ys_bar = cotangents[0]
+        tableau = cfg.method.tableau
         if ts is None:
             # Only the final state was returned: its cotangent seeds the adjoint.
-            sweep_ts, sweep_bar = jnp.zeros((1,), y0.dtype), jnp.zeros_like(ys_bar)
+            sweep_ts = jnp.zeros((1,), y0.dtype)
+            basis_size = dense_basis(tableau, jnp.zeros((), y0.dtype)).shape[0]
+            sweep_bar = (jnp.zeros_like(ys_bar), jnp.zeros((1, basis_size) + y0.shape, y0.dtype))
             carry = (
                 ys_bar[0],
                 jax.tree.map(jnp.zeros_like, args),
@@ -565,11 +603,13 @@ def make_adaptive_solver(cfg, f):
                 jnp.asarray(-1, jnp.int32),
             )
         else:
-            sweep_ts, sweep_bar = ts, ys_bar
+            records, (thetas, slopes) = records
+            sweep_ts = ts
+            sweep_bar, ts_bar = _save_cotangents(tableau, ys_bar, thetas, slopes)
             carry = (
                 jnp.zeros_like(y0),
                 jax.tree.map(jnp.zeros_like, args),
-                jnp.zeros_like(ts),
+                ts_bar,
                 save_index - 1,
             )
         if cfg.adjoint == "direct":
