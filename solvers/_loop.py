@@ -272,10 +272,13 @@ def integrate(cfg, f, args, y0, t0, t1, ts, h0, rtol, atol, record=None):
                     for buffer, value in zip(steps, (state.t, h, state.y))
                 )
             if record == "checkpoint":
-                tail = records[1].add(
-                    new_state.num_accepted - head,
-                    _snapshot(new_state),
-                    accept & (new_state.num_accepted >= head),
+                # Only a step on the stride after the head touches the snapshots.
+                tail_step = new_state.num_accepted - head
+                tail = lax.cond(
+                    accept & (tail_step >= 0) & (tail_step % records[1].stride == 0),
+                    lambda tail: tail.add(tail_step, _snapshot(new_state), accept),
+                    lambda tail: tail,
+                    records[1],
                 )
                 records = (steps, tail)
             else:
