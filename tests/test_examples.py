@@ -16,6 +16,11 @@ EXAMPLES = {
     "sweep_bifurcation.py": ["bifurcation.png"],
     "sweep_basins.py": ["basins.png"],
     "sweep_scaling.py": ["scaling.png"],
+    "fit_lotka_volterra.py": ["fit_lotka_volterra.png"],
+    "fit_pendulum.py": ["fit_pendulum.png"],
+    "fit_sir.py": ["fit_sir.png"],
+    "fit_ude.py": ["fit_ude.png"],
+    "fit_lorenz_shooting.py": ["fit_lorenz_shooting.png"],
 }
 
 
