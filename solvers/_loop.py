@@ -13,6 +13,9 @@ fixed. ``"direct"`` records every accepted step in the forward pass (memory
 snapshots of the loop state per level, in a hierarchy of ``L = O(log_C max_steps)``
 levels, so its memory is ``O(C log_C max_steps)``: logarithmic in ``max_steps``.
 
+* The first ``H`` accepted steps (``LoopConfig.head_length``: at most 1024 and
+  :data:`HEAD_BYTES`) are recorded outright, as by ``"direct"``; the snapshots start
+  after them. A solve that fits in this head is swept backwards without replay.
 * The forward pass does not know how many steps it will take, so it thins its
   snapshots online: it snapshots every ``s``-th accepted step (``s = 1`` at first);
   when all ``C`` slots are full it doubles ``s`` and overwrites the snapshots that are
@@ -23,8 +26,11 @@ levels, so its memory is ``O(C log_C max_steps)``: logarithmic in ``max_steps``.
   (the base case). A longer one is replayed once to lay ``C`` evenly spaced snapshots
   (the next level), and each of its sub-segments is handled the same way, in reverse.
 
-Every step is thus recomputed once per level it passes through: once (as for a
-two-level scheme) while ``n <= C^2 / 2``, twice up to ``C^3 / 2`` and so on.
+Every step after the head is thus recomputed once per level it passes through: once
+(as for a two-level scheme) while ``n <= C^2 / 2``, twice up to ``C^3 / 2`` and so on.
+The save points' shares of the cotangents are formed for all of them at once, from
+their positions in their steps and the dense output's slopes there, which the
+recording forward pass stores.
 
 Reference: Griewank & Walther, *Evaluating Derivatives*, 2nd ed., SIAM 2008, ch. 12
 (checkpointing, and its online variants when the number of steps is not known in

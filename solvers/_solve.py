@@ -255,7 +255,7 @@ def solve(
         max_steps: bound on attempted steps (also sizes the adjoint's checkpoints).
         adjoint: reverse-mode strategy: ``"auto"`` (= ``"checkpoint"``, and a plain
             forward-differentiable loop under ``jax.jvp``), ``"checkpoint"``
-            (O(sqrt(max_steps)) memory), ``"direct"`` (records every step),
+            (O(log max_steps) memory), ``"direct"`` (records every step),
             ``"backsolve"`` (continuous adjoint: integrates the adjoint ODE backwards
             with the same method and tolerances; memory O(1) in the number of steps,
             the gradient only accurate to about the tolerance and unreliable for
