@@ -529,33 +529,35 @@ def _reverse_segment(
     cfg, f, args, t1, rtol, atol, sweep_ts, sweep_bar, level, snapshot, count, carry
 ):
     """Propagate cotangents backwards through the ``count`` accepted steps that
-    follow ``snapshot``, with ``level`` snapshot levels left to split them."""
+    follow ``snapshot``, with ``level`` snapshot levels left to split them.
 
-    def base(carry):
+    At level 0 (``count <= C``): replay the steps, recording them, and sweep them
+    backwards. Above: a segment of more than ``C`` steps is replayed once to lay ``C``
+    snapshots ``ceil(count / C)`` steps apart, and each piece is taken in reverse one
+    level down; a segment of at most ``C`` steps is one piece, passed down without a
+    replay. (No ``lax.cond``: under ``vmap`` it would run both branches.)
+    """
+    if level == 0:
         steps = _replay(cfg, f, args, snapshot, t1, rtol, atol, count)
         return _reverse_sweep(cfg, f, args, sweep_ts, sweep_bar, steps, count, carry)
 
-    if level == 0:
-        return base(carry)
+    capacity = cfg.checkpoints
+    short = count <= capacity
+    stride = jnp.where(short, jnp.maximum(count, 1), (count + capacity - 1) // capacity)
+    replayed = jnp.where(short, 0, count)  # a short segment needs no snapshots
+    snapshots = _replay(cfg, f, args, snapshot, t1, rtol, atol, replayed, stride)
+    pieces = (count + stride - 1) // stride
 
-    def split(carry):
-        capacity = cfg.checkpoints
-        stride = jnp.maximum((count + capacity - 1) // capacity, 1)
-        snapshots = _replay(cfg, f, args, snapshot, t1, rtol, atol, count, stride)
-        pieces = (count + stride - 1) // stride
+    def body(loop):
+        piece, carry = loop
+        start = jax.tree.map(lambda buffer: buffer[piece], snapshots)
+        length = jnp.minimum(stride, count - piece * stride)
+        carry = _reverse_segment(
+            cfg, f, args, t1, rtol, atol, sweep_ts, sweep_bar, level - 1, start, length, carry
+        )
+        return piece - 1, carry
 
-        def body(loop):
-            piece, carry = loop
-            start = jax.tree.map(lambda buffer: buffer[piece], snapshots)
-            length = jnp.minimum(stride, count - piece * stride)
-            carry = _reverse_segment(
-                cfg, f, args, t1, rtol, atol, sweep_ts, sweep_bar, level - 1, start, length, carry
-            )
-            return piece - 1, carry
-
-        return lax.while_loop(lambda loop: loop[0] >= 0, body, (pieces - 1, carry))[1]
-
-    return lax.cond(count <= cfg.checkpoints, base, split, carry)
+    return lax.while_loop(lambda loop: loop[0] >= 0, body, (pieces - 1, carry))[1]
 
 
 def make_adaptive_solver(cfg, f):
