@@ -1,6 +1,7 @@
 """The integration loops: the checkpointed and direct discrete adjoints, their
 segment bookkeeping, the fixed-step grid and the ``lax.scan`` path."""
 
+import dataclasses
 import functools
 
 import jax
@@ -131,25 +132,18 @@ def test_discrete_adjoint_over_many_segments():
     np.testing.assert_allclose(gradients["checkpoint"], gradients["direct"], rtol=1e-12)
 
 
-@pytest.mark.parametrize("head", [0, 37, 1024])
-def test_multilevel_checkpoint_adjoint_matches_direct(head):
-    """With few slots per level the checkpoint adjoint recurses several levels deep
-    (the forward pass thins its snapshots, segments are split again and again),
-    after a head of recorded steps (none, part of the run, the whole run): its
-    gradient equals the direct adjoint's to round-off, save points included."""
-    max_steps, checkpoints = 300, 4
-    ts = jnp.array([0.0, 0.3, 0.3, 1.7, 4.0, 9.9, 10.0])
+def _checkpoint_and_direct(cfg, ts, rtol):
+    """Gradients of a loss of an oscillator's save points by both discrete adjoints,
+    and the number of accepted steps."""
     y0 = jnp.array([1.0, 0.5])
-    method = Tsit5()
 
     def field(t, y, args):
         return oscillator(t, y, args[0])
 
     def loss(adjoint, omega, y0):
-        cfg = _loop.LoopConfig(method, max_steps, adjoint, checkpoints, head)
-        run = _loop.make_adaptive_solver(cfg, field)
+        run = _loop.make_adaptive_solver(dataclasses.replace(cfg, adjoint=adjoint), field)
         ys, stats, status = run(
-            (omega,), y0, jnp.float64(0.0), jnp.float64(10.0), ts, None, 1e-8, 1e-10
+            (omega,), y0, jnp.float64(ts[0]), jnp.float64(ts[-1]), ts, None, rtol, rtol / 100
         )
         return jnp.sum(jnp.sin(ys)), stats["num_accepted"]
 
@@ -157,14 +151,41 @@ def test_multilevel_checkpoint_adjoint_matches_direct(head):
     for adjoint in ["checkpoint", "direct"]:
         grad = jax.jit(jax.grad(functools.partial(loss, adjoint), argnums=(0, 1), has_aux=True))
         results[adjoint] = grad(1.3, y0)
-    cfg = _loop.LoopConfig(method, max_steps, "checkpoint", checkpoints, head)
     accepted = int(results["direct"][1])
+    return results["checkpoint"][0], results["direct"][0], accepted
+
+
+@pytest.mark.parametrize("head", [0, 37, 1024])
+def test_multilevel_checkpoint_adjoint_matches_direct(head):
+    """With few slots per level the checkpoint adjoint recurses several levels deep
+    (the forward pass thins its snapshots, segments are split again and again),
+    after a head of recorded steps (none, part of the run, the whole run): its
+    gradient equals the direct adjoint's to round-off, save points included."""
+    max_steps, checkpoints = 300, 4
+    cfg = _loop.LoopConfig(Tsit5(), max_steps, "checkpoint", checkpoints, head)
+    ts = jnp.array([0.0, 0.3, 0.3, 1.7, 4.0, 9.9, 10.0])
+    checkpoint, direct, accepted = _checkpoint_and_direct(cfg, ts, 1e-8)
     assert cfg.levels >= 3 and accepted > checkpoints**3
     # The head takes `head` steps (the whole run for head=1024, capped by max_steps).
-    assert cfg.head_length(y0) == min(head, max_steps)
+    assert cfg.head_length(jnp.zeros(2)) == min(head, max_steps)
     assert (accepted > head + checkpoints**3) == (head < 1024)
-    np.testing.assert_allclose(results["checkpoint"][0][0], results["direct"][0][0], rtol=1e-12)
-    np.testing.assert_allclose(results["checkpoint"][0][1], results["direct"][0][1], rtol=1e-12)
+    np.testing.assert_allclose(checkpoint[0], direct[0], rtol=1e-12)
+    np.testing.assert_allclose(checkpoint[1], direct[1], rtol=1e-12)
+
+
+def test_default_checkpoint_adjoint_past_its_head_matches_direct():
+    """The default configuration (1024 recorded steps, C = 64, one level below the
+    forward pass's snapshots) on a run long enough that segments after the head are
+    longer than C and get split: equal to the direct adjoint to round-off."""
+    cfg = _loop.LoopConfig(Tsit5(), 20_000)
+    ts = jnp.linspace(0.0, 100.0, 41)
+    checkpoint, direct, accepted = _checkpoint_and_direct(cfg, ts, 1e-11)
+    head, capacity = cfg.head_length(jnp.zeros(2)), cfg.checkpoints
+    assert (head, capacity, cfg.levels) == (1024, 64, 1)
+    # The thinned stride exceeds C (segments are split) once the tail passes C^2 / 2.
+    assert accepted > head + capacity**2 // 2, accepted
+    np.testing.assert_allclose(checkpoint[0], direct[0], rtol=1e-12)
+    np.testing.assert_allclose(checkpoint[1], direct[1], rtol=1e-12)
 
 
 def test_integrate_fixed_scan_matches_the_while_loop():
