@@ -278,14 +278,8 @@ def integrate(cfg, f, args, y0, t0, t1, ts, h0, rtol, atol, record=None):
                     for buffer, value in zip(steps, (state.t, h, state.y))
                 )
             if record == "checkpoint":
-                # Only a step on the stride after the head touches the snapshots.
-                tail_step = new_state.num_accepted - head
-                tail = lax.cond(
-                    accept & (tail_step >= 0) & (tail_step % records[1].stride == 0),
-                    lambda tail: tail.add(tail_step, _snapshot(new_state), accept),
-                    lambda tail: tail,
-                    records[1],
-                )
+                # Steps after the head count from 0 for the thinned snapshots.
+                tail = records[1].add(new_state.num_accepted - head, _snapshot(new_state), accept)
                 records = (steps, tail)
             else:
                 records = steps
@@ -353,6 +347,11 @@ def _snapshot(state):
     return (state.t, state.y, state.f0, state.h, state.inverse_ratio1, state.inverse_ratio2)
 
 
+def _snapshot_slots(capacity, snapshot):
+    """``capacity`` slots for snapshots, the first holding ``snapshot``."""
+    return jax.tree.map(lambda x: jnp.zeros((capacity,) + x.shape, x.dtype).at[0].set(x), snapshot)
+
+
 class _Thinning(NamedTuple):
     """Online snapshots of a loop of unknown length in ``C`` slots.
 
@@ -360,7 +359,9 @@ class _Thinning(NamedTuple):
     free). Snapshots are taken at the multiples of ``stride``; when every slot is full
     and on the stride, the stride doubles and the snapshots that fall off it are
     overwritten, oldest first, so the slots always cover the whole run with gaps of at
-    most ``stride`` steps. A few integer operations on ``C`` slots per step.
+    most ``stride`` steps. Steps that are rejected, off the stride or negative (still in
+    the head) leave the slots alone, behind one ``lax.cond``; a step that is not does a
+    few integer operations on the ``C`` slots.
     """
 
     snapshots: Any
@@ -371,20 +372,21 @@ class _Thinning(NamedTuple):
     def start(cls, capacity, snapshot, filled=True):
         """``C`` slots, the first holding ``snapshot`` as step 0 if ``filled`` (else
         empty: the first :meth:`add` of step 0 fills it)."""
-        snapshots = jax.tree.map(
-            lambda x: jnp.zeros((capacity,) + x.shape, x.dtype).at[0].set(x), snapshot
-        )
         steps = jnp.full((capacity,), -1, jnp.int32).at[0].set(0 if filled else -1)
-        return cls(snapshots, steps, jnp.ones((), jnp.int32))
+        return cls(_snapshot_slots(capacity, snapshot), steps, jnp.ones((), jnp.int32))
 
     def add(self, step, snapshot, accept):
+        """Offer ``snapshot`` as accepted step number ``step``."""
+        on_stride = accept & (step >= 0) & (step % self.stride == 0)
+        return lax.cond(on_stride, lambda: self._take(step, snapshot), lambda: self)
+
+    def _take(self, step, snapshot):
+        # `step` is on the stride. When every slot is full and on it, double it first.
         used = self.steps >= 0
         full = jnp.all(used)
-        on_stride = step % self.stride == 0
-        stale = used & (self.steps % self.stride != 0)
-        double = accept & on_stride & full & ~jnp.any(stale)
+        double = full & ~jnp.any(used & (self.steps % self.stride != 0))
         stride = jnp.where(double, 2 * self.stride, self.stride)
-        store = accept & (step % stride == 0)
+        store = step % stride == 0
         stale = used & (self.steps % stride != 0)
         big = jnp.iinfo(jnp.int32).max
         oldest_stale = jnp.argmin(jnp.where(stale, self.steps, big))
@@ -495,9 +497,7 @@ def _replay(cfg, f, args, snapshot, t1, rtol, atol, count, stride=None):
     if stride is None:
         records = _step_buffers(capacity, y)
     else:
-        records = jax.tree.map(
-            lambda x: jnp.zeros((capacity,) + x.shape, x.dtype).at[0].set(x), snapshot
-        )
+        records = _snapshot_slots(capacity, snapshot)
 
     def cond(carry):
         state, _ = carry
