@@ -63,9 +63,7 @@ Run:  python examples/fit_lorenz_shooting.py [--out DIR] [--quick]
 
 from __future__ import annotations
 
-import argparse
 import time
-from pathlib import Path
 
 import jax
 
@@ -78,6 +76,7 @@ import optax  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from _report import Timer, parse_arguments, save_figure  # noqa: E402
 
 import problems  # noqa: E402
 import solvers  # noqa: E402
@@ -89,15 +88,6 @@ NOISE = 0.03  # noise standard deviation, as a fraction of each component's std
 SEED = 0
 SOLVE = dict(method="tsit5", rtol=1e-6, atol=1e-8, adjoint="direct")
 TOLERANCE = 5.0  # percent: the bar that "recovered" has to clear
-
-
-class Timer:
-    def __enter__(self):
-        self.start = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc_info):
-        self.seconds = time.perf_counter() - self.start
 
 
 def as_params(values):
@@ -151,12 +141,7 @@ def run_fit(f, data, ts, optimizer, steps, segments, max_steps):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="out", help="folder for the figure (default: out/)")
-    parser.add_argument("--quick", action="store_true", help="a short series, few steps")
-    args = parser.parse_args(argv)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    args, out = parse_arguments(__doc__, argv, "a short series, few steps")
 
     started = time.perf_counter()
     # Full: 401 points on [0, 10] in 40 segments of 10 intervals (0.25 time units);
@@ -293,10 +278,7 @@ def main(argv=None):
         f"Lorenz-63: fitting (sigma, rho, beta) to {intervals + 1} noisy points on "
         f"[0, {t_end:g}], single vs multiple shooting"
     )
-    figure.tight_layout()
-    path = out / "fit_lorenz_shooting.png"
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    path = save_figure(figure, out, "fit_lorenz_shooting.png")
     print(f"wrote {path}; {time.perf_counter() - started:.1f} s in all")
 
 

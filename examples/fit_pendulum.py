@@ -33,9 +33,7 @@ Run:  python examples/fit_pendulum.py [--out DIR] [--quick]
 
 from __future__ import annotations
 
-import argparse
 import time
-from pathlib import Path
 
 import jax
 
@@ -48,7 +46,7 @@ import optax  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from _report import print_table  # noqa: E402  (examples/_report.py)
+from _report import parse_arguments, print_table, save_figure  # noqa: E402
 
 import solvers  # noqa: E402
 
@@ -83,13 +81,7 @@ def make_data(seed):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="out", help="folder for the figure (default: out/)")
-    parser.add_argument("--quick", action="store_true", help="fewer fit steps (mostly compilation)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
-    args = parser.parse_args(argv)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    args, out = parse_arguments(__doc__, argv, "fewer fit steps (mostly compilation)", seed=True)
     start = time.perf_counter()
 
     steps = 40 if args.quick else 300
@@ -164,10 +156,7 @@ def main(argv=None):
         ),
         fontsize=10,
     )
-    figure.tight_layout()
-    path = out / "fit_pendulum.png"
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    path = save_figure(figure, out, "fit_pendulum.png")
     print(f"  wrote {path}; total {time.perf_counter() - start:.1f} s")
 
 

@@ -40,10 +40,6 @@ Run:  python examples/fit_ude.py [--out DIR] [--quick]
 
 from __future__ import annotations
 
-import argparse
-import time
-from pathlib import Path
-
 import jax
 
 jax.config.update("jax_enable_x64", True)
@@ -56,6 +52,7 @@ import optax  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from _report import Timer, parse_arguments, save_figure  # noqa: E402
 
 import solvers  # noqa: E402
 
@@ -75,22 +72,8 @@ def lotka_volterra(t, y, params):
     return jnp.stack([ALPHA * x - BETA * x * z, DELTA * x * z - GAMMA * z])
 
 
-class Timer:
-    def __enter__(self):
-        self.start = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc_info):
-        self.seconds = time.perf_counter() - self.start
-
-
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="out", help="folder for the figure (default: out/)")
-    parser.add_argument("--quick", action="store_true", help="a few training steps only")
-    args = parser.parse_args(argv)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    args, out = parse_arguments(__doc__, argv, "a few training steps only")
     steps_short, steps_full = (20, 40) if args.quick else (300, 2000)
 
     with Timer() as total:
@@ -252,10 +235,7 @@ def main(argv=None):
             r"Universal differential equation: $x' = \alpha x + U_1(x, y)$, "
             r"$y' = -\gamma y + U_2(x, y)$ (Rackauckas et al. 2020)"
         )
-        figure.tight_layout()
-        path = out / "fit_ude.png"
-        figure.savefig(path, dpi=110)
-        plt.close(figure)
+        path = save_figure(figure, out, "fit_ude.png")
     print(f"  wrote {path}; total {total.seconds:.1f} s")
 
 
