@@ -106,20 +106,31 @@ def compiled(fn):
     return jax.jit(fn).lower(PARAMS).compile()
 
 
-def memory_table():
+def memory_sizes(log=None):
+    """{strategy: {max_steps: temp_size_in_bytes of the compiled gradient}}, ours and
+    diffrax's default adjoint (compile only)."""
     builders = {name: (lambda m, name=name: ours(name, m)) for name in STRATEGIES}
-    builders["diffrax (RecursiveCheckpoint)"] = theirs
+    builders["diffrax RecursiveCheckpoint"] = theirs
+    sizes = {}
+    for name, build in builders.items():
+        if log is not None:
+            log(f"memory: compiling {name} for max_steps = {MEMORY_MAX_STEPS}")
+        sizes[name] = {
+            m: int(compiled(gradient(build(m))).memory_analysis().temp_size_in_bytes)
+            for m in MEMORY_MAX_STEPS
+        }
+    return sizes
+
+
+def memory_table():
     print("\nScratch memory of jit(grad(loss)): temp_size_in_bytes")
     print(
         f"{'strategy':<32}"
         + "".join(f"{f'max_steps={m:,}':>20}" for m in MEMORY_MAX_STEPS)
         + f"{'1e5 / 1e3':>12}"
     )
-    for name, build in builders.items():
-        sizes = [
-            compiled(gradient(build(m))).memory_analysis().temp_size_in_bytes
-            for m in MEMORY_MAX_STEPS
-        ]
+    for name, by_max_steps in memory_sizes().items():
+        sizes = list(by_max_steps.values())
         print(
             f"{name:<32}"
             + "".join(f"{size:>20,}" for size in sizes)

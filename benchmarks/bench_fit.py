@@ -323,24 +323,6 @@ def measure_fit(case, max_steps, repeats, extra_steps, log):
     }
 
 
-def memory_table(log):
-    """Scratch memory of jit(grad(loss)) against max_steps, adjoint_memory.py's builders."""
-    builders = {name: (lambda m, name=name: adjoint_memory.ours(name, m)) for name in STRATEGIES}
-    builders["diffrax RecursiveCheckpoint"] = adjoint_memory.theirs
-    out = {}
-    for name, build in builders.items():
-        log(f"memory: compiling {name} for max_steps = {adjoint_memory.MEMORY_MAX_STEPS}")
-        out[name] = {
-            m: int(
-                adjoint_memory.compiled(adjoint_memory.gradient(build(m)))
-                .memory_analysis()
-                .temp_size_in_bytes
-            )
-            for m in adjoint_memory.MEMORY_MAX_STEPS
-        }
-    return out
-
-
 # ---------------------------------------------------------------------------- tables
 
 TIMING_HEADER = [
@@ -460,7 +442,7 @@ def main():
         name: measure_case(case, args.max_steps, repeats, log) for name, case in cases.items()
     }
     fit_result = measure_fit(cases["Lotka-Volterra"], args.max_steps, fit_repeats, fit_extra, log)
-    memory = None if args.no_memory else memory_table(log)
+    memory = None if args.no_memory else adjoint_memory.memory_sizes(log)
     checks = targets(results)
 
     print()
