@@ -19,7 +19,6 @@ Run:  python examples/quickstart.py [--out DIR] [--quick]
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import jax
@@ -32,18 +31,10 @@ import numpy as np  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from _report import Timer  # noqa: E402  (examples/_report.py)
 
 import problems  # noqa: E402
 import solvers  # noqa: E402
-
-
-class Timer:
-    def __enter__(self):
-        self.start = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc_info):
-        self.seconds = time.perf_counter() - self.start
 
 
 def save(figure, out, name):

@@ -33,10 +33,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 import jax
+from _report import Timer  # noqa: E402  (examples/_report.py)
 
 import solvers
 
@@ -68,15 +68,6 @@ def duffing(t, y, params):
     delta, gamma, omega = params
     x, v = y[0], y[1]
     return jnp.stack([v, -delta * v + x - x**3 + gamma * jnp.cos(omega * t)])
-
-
-class Timer:
-    def __enter__(self):
-        self.start = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc_info):
-        self.seconds = time.perf_counter() - self.start
 
 
 def main(argv=None):

@@ -36,10 +36,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 import jax
+from _report import Timer  # noqa: E402  (examples/_report.py)
 
 import solvers
 
@@ -64,15 +64,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import problems  # noqa: E402
 
 RTOL, ATOL = 1e-6, 1e-9
-
-
-class Timer:
-    def __enter__(self):
-        self.start = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc_info):
-        self.seconds = time.perf_counter() - self.start
 
 
 def local_maxima(samples):
