@@ -26,7 +26,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
-from ._solve import STATUS_MESSAGES, Solution, SolveError, solve
+from ._solution import STATUS_MESSAGES, Solution, SolveError
+from ._solve import solve
 
 __all__ = ["sweep", "use_host_devices", "lockstep_cost"]
 
@@ -139,8 +140,12 @@ def sweep(
     if not devices:
         raise ValueError("devices must not be empty.")
 
-    y0 = _to_leading(y0, in_axes[0], "y0")
-    params = _to_leading(params, in_axes[1], "params")
+    try:
+        y0_leading = _to_leading(y0, in_axes[0], "y0")
+        params = _to_leading(params, in_axes[1], "params")
+    except _AxisOutOfRangeError as error:
+        raise ValueError(error.explain(in_axes, (y0, params))) from None
+    y0 = y0_leading
     leaves, treedef = jax.tree.flatten((y0, params), is_leaf=_is_batched)
     batched = tuple(_is_batched(leaf) for leaf in leaves)
     if not any(batched):
@@ -276,33 +281,97 @@ def _to_leading(tree, axes, name):
     if axes is None:
         return tree
     if isinstance(axes, int):
-        return jax.tree.map(lambda leaf: _move(leaf, axes, name), tree)
+        return _move_all(tree, axes, name, ())
     try:
-        return jax.tree.map(
-            lambda ax, sub: (
-                sub if ax is None else jax.tree.map(lambda leaf: _move(leaf, ax, name), sub)
-            ),
+        return jax.tree_util.tree_map_with_path(
+            lambda prefix, ax, sub: _move_all(sub, ax, name, prefix),
             axes,
             tree,
             is_leaf=lambda x: x is None,
         )
+    except _AxisOutOfRangeError:
+        raise
     except ValueError as error:
         raise ValueError(
             f"in_axes for {name} must be an int, None or a pytree prefix of {name}: {error}"
         ) from None
 
 
-def _move(leaf, axis, name):
+def _move_all(tree, axis, name, prefix):
+    """Batch every leaf of ``tree`` (at ``prefix`` in the argument) along ``axis``."""
+    if axis is None:
+        return tree
+    return jax.tree_util.tree_map_with_path(
+        lambda path, leaf: _move(leaf, axis, name, prefix + tuple(path)), tree
+    )
+
+
+def _move(leaf, axis, name, path=()):
     if not isinstance(axis, int):
         raise ValueError(f"in_axes entries must be int or None, got {axis!r} for {name}.")
     if not hasattr(leaf, "ndim"):
         leaf = np.asarray(leaf)
-    if leaf.ndim == 0 or not -leaf.ndim <= axis < leaf.ndim:
-        raise ValueError(
-            f"in_axes={axis} is out of range for a {name} leaf of shape {np.shape(leaf)}."
-        )
+    if not _axis_fits(leaf, axis):
+        raise _AxisOutOfRangeError(name, path, axis, np.shape(leaf))
     xp = jnp if isinstance(leaf, jax.Array) else np
     return _Batched(xp.moveaxis(leaf, axis, 0))
+
+
+def _axis_fits(leaf, axis) -> bool:
+    ndim = np.ndim(leaf)
+    return ndim > 0 and -ndim <= axis < ndim
+
+
+class _AxisOutOfRangeError(ValueError):
+    """An in_axes entry that does not fit a leaf; :meth:`explain` says how to fix it."""
+
+    def __init__(self, name, path, axis, shape):
+        self.name, self.path, self.axis, self.shape = name, path, axis, shape
+        super().__init__(f"in_axes={axis} is out of range for {self.leaf} of shape {shape}.")
+
+    @property
+    def leaf(self) -> str:
+        return self.name + jax.tree_util.keystr(self.path)
+
+    def explain(self, in_axes, args) -> str:
+        """The message, with an ``in_axes`` that maps every misfit leaf to ``None``."""
+        rank = len(self.shape)
+        valid = f"valid axes are {-rank}..{rank - 1}" if rank else "a scalar has no axis"
+        suggestion = tuple(
+            _suggest_axes(arg, axes) for arg, axes in zip(args, in_axes, strict=True)
+        )
+        return (
+            f"in_axes={self.axis} is out of range for {self.leaf} of shape {self.shape} "
+            f"({valid}). An int in in_axes applies to every leaf below it; to share "
+            f"{self.leaf} between members, give it None, e.g. in_axes={suggestion!r}."
+        )
+
+
+# Marks a leaf to share in a suggested in_axes (None itself is an empty subtree to jax.tree).
+_SHARE = object()
+
+
+def _suggest_axes(tree, axes):
+    """``axes`` with every leaf whose axis does not fit it mapped to ``None``."""
+    if axes is None:
+        return None
+
+    def per_leaf(ax, sub):
+        return jax.tree.map(
+            lambda leaf: ax if ax is not None and _axis_fits(leaf, ax) else _SHARE, sub
+        )
+
+    try:
+        if isinstance(axes, int):
+            marked = per_leaf(axes, tree)
+        else:
+            marked = jax.tree.map(per_leaf, axes, tree, is_leaf=lambda x: x is None)
+    except (ValueError, TypeError):
+        return axes
+    leaves, treedef = jax.tree.flatten(marked)
+    if not any(leaf is _SHARE for leaf in leaves):
+        return axes
+    return jax.tree.unflatten(treedef, [None if leaf is _SHARE else leaf for leaf in leaves])
 
 
 def _round_up(n: int, multiple: int) -> int:

@@ -5,7 +5,9 @@ one set of solve options and the chunk sizes below, so the compiled sweep progra
 are reused between tests.
 """
 
+import ast
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -224,6 +226,37 @@ def test_bad_input():
         jax.jit(lambda t1: solvers.sweep(oscillator, Y0, (0.0, t1), OMEGAS).ys)(1.0)
     with pytest.raises(TypeError, match="unknown solve options"):
         solvers.sweep(oscillator, Y0, (0.0, 1.0), OMEGAS, rtoll=1e-3)
+
+
+def _decay(t, y, p):
+    return -p["a"] * p["b"] * y
+
+
+def test_scalar_params_leaf_error_names_the_leaf_and_a_working_in_axes():
+    params = {"a": 1.0, "b": jnp.linspace(0.0, 1.0, 8)}
+    with pytest.raises(ValueError) as info:
+        solvers.sweep(_decay, jnp.asarray(1.0), (0.0, 1.0), params)  # default in_axes
+    message = str(info.value)
+    assert "params['a']" in message and "shape ()" in message, message
+    shown = re.search(r"in_axes=(\(.*\))\.$", message)
+    assert shown and shown.group(1) == "(None, {'a': None, 'b': 0})", message
+    # The in_axes the message shows works.
+    sols = solvers.sweep(
+        _decay,
+        jnp.asarray(1.0),
+        (0.0, 1.0),
+        params,
+        in_axes=ast.literal_eval(shown.group(1)),
+        devices=jax.devices()[:1],
+        ts=jnp.array([1.0]),
+    )
+    np.testing.assert_allclose(sols.ys[:, 0], np.exp(-params["b"]), rtol=1e-5)
+
+    # Nested leaves are named by their path, and the rest of in_axes is kept.
+    y0 = {"q": jnp.ones(8), "p": 1.0}
+    with pytest.raises(ValueError, match=re.escape("y0['p'] of shape ()")) as info:
+        solvers.sweep(_decay, y0, (0.0, 1.0), params, in_axes=(0, {"a": None, "b": 0}))
+    assert str(info.value).endswith("in_axes=({'p': None, 'q': 0}, {'a': None, 'b': 0}).")
 
 
 def test_inside_jit_and_grad():
