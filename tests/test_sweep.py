@@ -6,6 +6,7 @@ are reused between tests.
 """
 
 import ast
+import importlib
 import os
 import re
 import socket
@@ -123,39 +124,64 @@ def test_balance_keeps_the_original_order():
         solvers.sweep(oscillator, Y0, (0.0, 2.0), OMEGAS, balance=np.ones(3), **OPTIONS)
 
 
-def test_balance_reduces_lockstep_cost():
-    # Van der Pol: the step count grows with mu, so an unsorted batch wastes steps.
-    def van_der_pol(t, y, mu):
-        return jnp.stack([y[1], mu * (1 - y[0] ** 2) * y[1] - y[0]])
+def _van_der_pol(t, y, mu):
+    return jnp.stack([y[1], mu * (1 - y[0] ** 2) * y[1] - y[0]])
 
+
+def test_balance_reduces_lockstep_cost(monkeypatch):
+    # Van der Pol: the step count grows with mu, and the shuffled batch mixes cheap and
+    # costly members in every chunk of 8, so the caller's order wastes lockstep steps.
     mus = jnp.asarray(np.random.default_rng(0).permutation(np.geomspace(0.5, 100.0, 64)))
-    sols = solvers.sweep(
-        van_der_pol,
-        jnp.array([2.0, 0.0]),
-        (0.0, 10.0),
-        mus,
-        rtol=1e-6,
-        atol=1e-8,
-        devices=jax.devices()[:1],
-    )
-    steps = np.asarray(sols.stats["num_steps"])
-    unsorted = solvers.lockstep_cost(steps, chunk_size=8)
-    order = np.argsort(steps)
-    ideal_sorted = solvers.lockstep_cost(steps[order], chunk_size=8)
-    assert ideal_sorted["own"] == unsorted["own"] == steps.sum()
-    assert ideal_sorted["used"] < 0.6 * unsorted["used"]
-    balanced = solvers.sweep(
-        van_der_pol,
-        jnp.array([2.0, 0.0]),
-        (0.0, 10.0),
-        mus,
-        rtol=1e-6,
-        atol=1e-8,
-        devices=jax.devices()[:1],
-        balance=True,
-        chunk_size=8,
-    )
-    np.testing.assert_allclose(balanced.ys, sols.ys, rtol=0, atol=1e-12)
+
+    def run(**options):
+        # One device and chunks of 8 throughout (the pilot too): one compiled program.
+        return solvers.sweep(
+            _van_der_pol,
+            jnp.array([2.0, 0.0]),
+            (0.0, 10.0),
+            mus,
+            rtol=1e-6,
+            atol=1e-8,
+            devices=jax.devices()[:1],
+            chunk_size=8,
+            **options,
+        )
+
+    plain = run()
+    steps = np.asarray(plain.stats["num_steps"])
+
+    # Record the members in the order balance=True actually feeds them to its program
+    # (the pilot solve's inputs are left out).
+    module = importlib.import_module("solvers.sweep")
+    real_sharded, real_pilot = module._sharded, module._pilot_cost
+    fed, in_pilot = [], []
+
+    def sharded(array, mesh):
+        if not in_pilot:
+            fed.append(np.array(array))
+        return real_sharded(array, mesh)
+
+    def pilot_cost(*args, **kwargs):
+        in_pilot.append(True)
+        try:
+            return real_pilot(*args, **kwargs)
+        finally:
+            in_pilot.pop()
+
+    monkeypatch.setattr(module, "_sharded", sharded)
+    monkeypatch.setattr(module, "_pilot_cost", pilot_cost)
+    balanced = run(balance=True)
+
+    position = {float(mu): i for i, mu in enumerate(np.asarray(mus))}
+    order = np.array([position[float(mu)] for mu in np.concatenate(fed)[: mus.shape[0]]])
+    np.testing.assert_array_equal(np.sort(order), np.arange(mus.shape[0]))
+    given = solvers.lockstep_cost(steps, chunk_size=8)
+    used = solvers.lockstep_cost(steps[order], chunk_size=8)
+    assert used["own"] == given["own"] == steps.sum()
+    assert used["used"] < 0.6 * given["used"], (used, given)
+    # Results come back in the caller's order.
+    np.testing.assert_array_equal(balanced.stats["num_steps"], steps)
+    np.testing.assert_allclose(balanced.ys, plain.ys, rtol=0, atol=1e-12)
 
 
 def test_lockstep_cost_arithmetic():
