@@ -12,6 +12,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import jax
@@ -329,46 +330,114 @@ def test_use_host_devices_after_start():
         solvers.use_host_devices(0)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def _reserve_port() -> socket.socket:
+    """A socket bound to a free port on every address, to hold while the workers run.
+
+    Choosing a port by binding and releasing it races: between the release and the
+    coordinator's bind, anyone (another xdist worker, an outgoing connection) may take
+    it. The held socket (bound, never listening) keeps the kernel from handing the port
+    to anyone else; SO_REUSEPORT lets the coordinator's gRPC server, which sets that
+    option too, bind it all the same.
+    """
+    family, host = (socket.AF_INET6, "::") if socket.has_ipv6 else (socket.AF_INET, "")
+    sock = socket.socket(family)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, 0))
+    return sock
+
+
+def _run_processes(commands, logs, env=None, timeout=240.0):
+    """Run the commands together; kill every one still running when this returns.
+
+    Returns once all have exited, one has failed (its peer would wait for it until
+    jax.distributed times out) or ``timeout`` seconds have passed, as
+    ``(processes, outputs, timed_out)``; no process outlives the call.
+    """
+    processes = []
+    timed_out = False
+    try:
+        for command, log in zip(commands, logs, strict=True):
+            with open(log, "wb") as out:
+                processes.append(
+                    subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+                )
+        deadline = time.monotonic() + timeout
+        while any(p.poll() is None for p in processes):
+            if any(p.returncode not in (None, 0) for p in processes):
+                break
+            if time.monotonic() > deadline:
+                timed_out = True
+                break
+            time.sleep(0.05)
+    finally:
+        for p in processes:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+    outputs = [Path(log).read_text(errors="replace") for log in logs]
+    return processes, outputs, timed_out
+
+
+def test_run_processes_kills_every_child(tmp_path):
+    sleep = [sys.executable, "-c", "import time; time.sleep(120)"]
+    fail = [sys.executable, "-c", "raise SystemExit(3)"]
+    logs = [tmp_path / "a.log", tmp_path / "b.log"]
+    start = time.monotonic()
+    processes, _, timed_out = _run_processes([sleep, sleep], logs, timeout=1.0)
+    assert timed_out and all(p.poll() is not None for p in processes)
+    # One failure ends the run at once: its peer is killed, not waited for.
+    processes, _, timed_out = _run_processes([fail, sleep], logs, timeout=60.0)
+    assert not timed_out and processes[0].returncode == 3
+    assert processes[1].poll() is not None
+    assert time.monotonic() - start < 30.0
+
+
+def test_reserved_port_is_held():
+    with _reserve_port() as reservation:
+        port = reservation.getsockname()[1]
+        for host in ("127.0.0.1", ""):
+            with socket.socket() as other, pytest.raises(OSError):
+                other.bind((host, port))
+
+
+# The coordinator (process 0) says this, and crashes, when it cannot bind its port.
+_BIND_FAILED = "Failed to add port to server"
+
+
+def _decay_oscillator(t, y, p):
+    return jnp.stack([y[1], -p["k"] * y[0] - p["c"] * y[1]])
 
 
 def test_two_processes_with_jax_distributed(tmp_path):
     worker = Path(__file__).with_name("_sweep_worker.py")
-    port = str(_free_port())
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parents[1]), env.get("PYTHONPATH", "")])
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(worker), str(i), port, str(tmp_path)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        for i in range(2)
-    ]
-    outputs = [p.communicate(timeout=240)[0].decode() for p in procs]
-    for p, out in zip(procs, outputs, strict=True):
-        assert p.returncode == 0, out[-3000:]
+    for attempt in range(3):  # a new port if the coordinator could not bind its own
+        with _reserve_port() as reservation:
+            port = str(reservation.getsockname()[1])
+            commands = [[sys.executable, str(worker), str(i), port, str(tmp_path)] for i in (0, 1)]
+            logs = [tmp_path / f"worker_{i}_attempt_{attempt}.log" for i in (0, 1)]
+            processes, outputs, timed_out = _run_processes(commands, logs, env=env)
+        if _BIND_FAILED not in outputs[0]:
+            break
+    for p, out in zip(processes, outputs, strict=True):
+        assert not timed_out and p.returncode == 0, out[-3000:]
     params = {"k": jnp.linspace(1.0, 3.0, 11), "c": jnp.asarray(0.1)}
+    expected = {
+        member: solvers.solve(
+            _decay_oscillator,
+            jnp.array([1.0, 0.0]),
+            (0.0, 2.0),
+            {"k": params["k"][member], "c": params["c"]},
+            ts=jnp.linspace(0.0, 2.0, 5),
+            rtol=1e-10,
+            atol=1e-12,
+        ).ys
+        for member in (0, 5, 10)
+    }
     for i in range(2):
         ys = np.load(tmp_path / f"ys_{i}.npy")
         assert ys.shape == (11, 5, 2)
         np.testing.assert_array_equal(np.load(tmp_path / f"status_{i}.npy"), 0)
-        for member in (0, 5, 10):
-
-            def field(t, y, p):
-                return jnp.stack([y[1], -p["k"] * y[0] - p["c"] * y[1]])
-
-            alone = solvers.solve(
-                field,
-                jnp.array([1.0, 0.0]),
-                (0.0, 2.0),
-                {"k": params["k"][member], "c": params["c"]},
-                ts=jnp.linspace(0.0, 2.0, 5),
-                rtol=1e-10,
-                atol=1e-12,
-            )
-            np.testing.assert_allclose(ys[member], alone.ys, rtol=0, atol=1e-12)
+        for member, alone in expected.items():
+            np.testing.assert_allclose(ys[member], alone, rtol=0, atol=1e-12)
