@@ -1,7 +1,8 @@
 """Tests of the problem catalogue, with scipy as the reference integrator.
 
 `solvers` is deliberately not used here, so that the catalogue is checked independently
-of the methods it is meant to test.
+of the methods it is meant to test; only the test of `Problem.solve` calls it, to check
+that the method hands the problem to `solvers.solve` unchanged.
 """
 
 import functools
@@ -147,12 +148,40 @@ def test_bad_values_rejected():
         problems.lorenz63(t_span=(0.0, 1.0, 2.0))
 
 
-def test_problem_is_frozen_and_solve_is_lazy():
+def test_problem_is_frozen_and_a_static_jit_argument_by_identity():
     problem = problems.get("lorenz63")
     with pytest.raises(AttributeError):
         problem.name = "other"
-    assert hash(problem) == hash(problem)  # usable as a static jit argument
-    assert callable(problem.solve)
+    # Identity equality (the fields hold arrays): a problem equals only itself, so
+    # problems with different parameters are different keys and static jit arguments.
+    other = problems.get("lorenz63", rho=20.0)
+    assert problem == problem and problem != other
+    assert {problem: 1, other: 2}[problem] == 1 and len({problem, other}) == 2
+
+    @functools.partial(jax.jit, static_argnums=0)
+    def derivative(problem, y):
+        return problem.vector_field(problem.t_span[0], y, problem.params)
+
+    y = jnp.array([1.0, 2.0, 3.0])
+    for p in (problem, other):  # each gets its own trace, with its own parameters
+        np.testing.assert_array_equal(derivative(p, y), p.vector_field(0.0, y, p.params))
+    assert not np.allclose(derivative(problem, y), derivative(other, y))
+
+
+def test_solve_hands_the_problem_to_solvers_solve():
+    import solvers
+
+    problem = problems.harmonic_oscillator(omega=2.5, y0=[0.3, -1.0], t_span=(0.0, 1.0))
+    options = {"method": "dopri5", "ts": jnp.linspace(0.0, 1.0, 4), "rtol": 1e-8, "atol": 1e-10}
+    solution = problem.solve(**options)
+    direct = solvers.solve(
+        problem.vector_field, problem.y0, problem.t_span, problem.params, **options
+    )
+    np.testing.assert_array_equal(solution.ts, direct.ts)
+    np.testing.assert_array_equal(solution.ys, direct.ys)
+    # This problem's own parameters, start and span: the exact solution at ts.
+    exact = jax.vmap(problem.exact, in_axes=(0, None))(options["ts"], problem.params)
+    np.testing.assert_allclose(solution.ys, exact, rtol=0, atol=1e-6)
 
 
 # ---------------------------------------------------------------------------------------

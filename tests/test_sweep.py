@@ -326,7 +326,7 @@ def test_use_host_devices_after_start():
     solvers.use_host_devices(8)  # already 8: accepted
     with pytest.raises(RuntimeError, match="right after `import jax`"):
         solvers.use_host_devices(3)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="positive int"):
         solvers.use_host_devices(0)
 
 
