@@ -21,6 +21,8 @@ EXAMPLES = {
     "fit_sir.py": ["fit_sir.png"],
     "fit_ude.py": ["fit_ude.png"],
     "fit_lorenz_shooting.py": ["fit_lorenz_shooting.png"],
+    "events_bouncing_ball.py": ["bouncing_ball.png"],
+    "events_henon_heiles_poincare.py": ["henon_heiles_poincare.png"],
 }
 
 
