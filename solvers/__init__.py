@@ -1,9 +1,12 @@
 """Differentiable ODE solvers in pure JAX.
 
-The public interface is specified in SPEC.md; everything here is a re-export.
+Everything public is re-exported here; the modules behind it are private.
 """
 
-from ._solve import Solution, SolveError, solve, status_message
+from ._control import ConstantSteps, PIDController
+from ._events import Event
+from ._solution import DenseOutput, EventRecord, Solution, SolveError, status_message
+from ._solve import solve
 from ._tableaus import ButcherTableau
 from .explicit import (
     RK4,
@@ -15,6 +18,7 @@ from .explicit import (
     Heun,
     Midpoint,
     Ralston,
+    Step,
     Tsit5,
 )
 from .fit import FitError, FitResult, fit
@@ -24,17 +28,23 @@ __all__ = [
     "RK4",
     "Bosh3",
     "ButcherTableau",
+    "ConstantSteps",
+    "DenseOutput",
     "Dopri5",
     "Dopri8",
     "Euler",
+    "Event",
+    "EventRecord",
+    "ExplicitRK",
     "FitError",
     "FitResult",
-    "ExplicitRK",
     "Heun",
     "Midpoint",
+    "PIDController",
     "Ralston",
     "Solution",
     "SolveError",
+    "Step",
     "Tsit5",
     "fit",
     "lockstep_cost",

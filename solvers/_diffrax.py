@@ -6,21 +6,29 @@ Kidger, "On Neural Differential Equations", PhD thesis, Oxford 2021 (diffrax).
 from __future__ import annotations
 
 import diffrax
+import jax
 import jax.numpy as jnp
 
-from . import _loop
+from ._solution import (
+    INVALID_INPUT,
+    MAX_STEPS_REACHED,
+    NEWTON_DIVERGENCE,
+    STEP_SIZE_UNDERFLOW,
+    SUCCESS,
+    Solution,
+)
 
 _RESULTS = {
-    "successful": _loop.SUCCESS,
-    "max_steps_reached": _loop.MAX_STEPS_REACHED,
-    "dt_min_reached": _loop.STEP_SIZE_UNDERFLOW,
-    "nonlinear_divergence": _loop.NEWTON_DIVERGENCE,
-    "nonlinear_max_steps_reached": _loop.NEWTON_DIVERGENCE,
+    "successful": SUCCESS,
+    "max_steps_reached": MAX_STEPS_REACHED,
+    "dt_min_reached": STEP_SIZE_UNDERFLOW,
+    "nonlinear_divergence": NEWTON_DIVERGENCE,
+    "nonlinear_max_steps_reached": NEWTON_DIVERGENCE,
 }
 
 
 def _status(result):
-    status = jnp.asarray(_loop.STEP_SIZE_UNDERFLOW, jnp.int32)
+    status = jnp.asarray(STEP_SIZE_UNDERFLOW, jnp.int32)
     for name, code in _RESULTS.items():
         member = getattr(diffrax.RESULTS, name, None)
         if member is not None:
@@ -36,30 +44,44 @@ _ADJOINTS = {
 }
 
 
-def solve_with_diffrax(f, y0, t0, t1, params, *, method, ts, dt, rtol, atol, max_steps, adjoint):
-    """Solve with a diffrax solver; returns ``(ts, ys, stats, status)``."""
-    term = diffrax.ODETerm(f)
+def solve_with_diffrax(f, y0, params, spec, throw=False):
+    """Solve with the diffrax solver ``spec["method"]``; returns a :class:`Solution`."""
+    method = spec["method"]
+    t0, t1, ts, dt = spec["t0"], spec["t1"], spec["ts"], spec["dt"]
+    invalid, direction = spec["invalid"], spec["direction"]
     adaptive = isinstance(method, diffrax.AbstractAdaptiveSolver)
     if adaptive:
-        controller = diffrax.PIDController(rtol=rtol, atol=atol)
+        controller = diffrax.PIDController(
+            rtol=spec["rtol"], atol=spec["atol"], dtmax=spec["max_step"], jump_ts=spec["jump_ts"]
+        )
     elif dt is None:
         raise ValueError(f"{type(method).__name__} is a fixed-step diffrax solver: pass dt=...")
     else:
         controller = diffrax.ConstantStepSize()
-    save_ts = t1[None] if ts is None else jnp.asarray(ts, t0.dtype)
+    # diffrax raises on bad input itself; give it a valid problem and report the
+    # problem through status (or the error that solve raises).
+    t1_safe = jnp.where(invalid, t0 + direction, t1)
+    if ts is None:
+        save_ts = t1[None]
+        saveat_ts = t1_safe[None]
+    else:
+        save_ts = ts
+        forward = direction * ts
+        forward = jnp.clip(forward, direction * t0, direction * t1_safe)
+        saveat_ts = jnp.where(invalid, jnp.linspace(t0, t1_safe, ts.shape[0]), direction * forward)
     solution = diffrax.diffeqsolve(
-        term,
+        diffrax.ODETerm(f),
         method,
         t0,
-        t1,
-        None if dt is None else jnp.abs(jnp.asarray(dt, t0.dtype)) * jnp.sign(t1 - t0),
+        t1_safe,
+        None if dt is None else jnp.abs(dt) * direction,
         y0,
         args=params,
-        saveat=diffrax.SaveAt(ts=save_ts),
+        saveat=diffrax.SaveAt(ts=saveat_ts),
         stepsize_controller=controller,
-        max_steps=max_steps,
+        max_steps=spec["max_steps"],
         throw=False,
-        adjoint=_ADJOINTS[adjoint](),
+        adjoint=_ADJOINTS[spec["adjoint"]](),
     )
     stats = {
         "num_steps": jnp.asarray(solution.stats["num_steps"], jnp.int32),
@@ -67,4 +89,7 @@ def solve_with_diffrax(f, y0, t0, t1, params, *, method, ts, dt, rtol, atol, max
         "num_rejected": jnp.asarray(solution.stats["num_rejected_steps"], jnp.int32),
         "num_fevals": jnp.asarray(-1, jnp.int32),
     }
-    return save_ts, solution.ys, stats, _status(solution.result)
+    status = jnp.where(invalid, INVALID_INPUT, _status(solution.result)).astype(jnp.int32)
+    ys = jax.tree.map(lambda y: jnp.where(status == SUCCESS, y, jnp.nan), solution.ys)
+    derivatives = jax.vmap(lambda t, y: f(t, y, params))(save_ts, ys)
+    return Solution(ts=save_ts, ys=ys, stats=stats, status=status, derivatives=derivatives)

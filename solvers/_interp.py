@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from .explicit import _weighted_sum
+from ._tableaus import weighted_sum as _weighted_sum
 
 
 def dense_basis(tableau, theta):

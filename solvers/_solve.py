@@ -1,8 +1,11 @@
-"""The driver: :func:`solve`, the :class:`Solution` record, status codes and errors."""
+"""The driver: :func:`solve` validates its input, routes it (the built-in loop, or
+``diffrax.diffeqsolve`` for a diffrax solver instance) and assembles the
+:class:`~solvers.Solution`."""
 
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -11,148 +14,65 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
-from jaxtyping import Array, ArrayLike, PyTree
+from jaxtyping import ArrayLike, PyTree
 
-from . import _loop
-from .adjoint import make_backsolve_solver
-from .explicit import METHODS, ExplicitRK
-
-STATUS_MESSAGES = {
-    _loop.SUCCESS: "success",
-    _loop.MAX_STEPS_REACHED: (
-        "the solver reached max_steps before t1. The problem may be stiff: an "
-        "explicit method then needs tiny steps. Try a stiff method (method="
-        "diffrax.Kvaerno5() now; 'kvaerno5', 'rodas5' and 'bdf' once they land), "
-        "loosen rtol/atol, or raise max_steps."
-    ),
-    _loop.STEP_SIZE_UNDERFLOW: (
-        "the step size underflowed: the error estimate stayed too large even for a "
-        "step at the limit of floating-point resolution. The solution may blow up "
-        "(finite-time singularity) or the problem is very stiff; check the vector "
-        "field and parameters, or use a stiff method."
-    ),
-    _loop.NONFINITE: (
-        "the state became non-finite (NaN or inf): the initial state, the parameters "
-        "or the vector field's value is not finite. Check y0, params and f; for a "
-        "fixed-step method try a smaller dt."
-    ),
-    _loop.NEWTON_DIVERGENCE: "Newton's iteration diverged in an implicit method.",
-    _loop.INVALID_INPUT: (
-        "invalid input: the save times ts must lie inside t_span and be monotone in "
-        "the direction of integration."
-    ),
-}
-
-_COMING = (
-    "implicit_euler",
-    "trapezoid",
-    "kvaerno3",
-    "kvaerno5",
-    "rodas5",
-    "bdf",
-    "leapfrog",
-    "yoshida4",
-    "ruth4",
-    "etdrk4",
+from . import _adjoint
+from ._control import ConstantSteps, PIDController, fixed_step_count
+from ._events import Event
+from ._loop import LoopConfig, Options
+from ._solution import (
+    INVALID_INPUT,
+    STATUS_MESSAGES,
+    SUCCESS,
+    DenseOutput,
+    EventRecord,
+    Solution,
+    SolveError,
+    status_message,
 )
+from .explicit import METHODS
 
-
-class SolveError(RuntimeError):
-    """A failed integration (``throw=True``); the message says what to change."""
-
-
-def status_message(status: int) -> str:
-    """Human-readable meaning of a ``Solution.status`` code."""
-    return STATUS_MESSAGES.get(int(status), f"unknown status {int(status)}")
-
-
-class Solution(eqx.Module):
-    """Result of :func:`solve`; a pytree, so it can leave ``jit`` and ``vmap``.
-
-    Attributes:
-        ts: ``(T,)`` save times.
-        ys: pytree like ``y0``; every leaf has a leading axis of length ``T``.
-        stats: dict of integer arrays ``num_steps`` (attempted), ``num_accepted``,
-            ``num_rejected``, ``num_fevals`` (-1 where unknown).
-        status: integer array, 0 on success (see :func:`status_message`).
-        derivatives: ``dy/dt`` at ``ts`` (used by :meth:`evaluate`).
-    """
-
-    ts: Array
-    ys: PyTree
-    stats: dict
-    status: Array
-    derivatives: PyTree
-
-    @property
-    def message(self) -> str:
-        return status_message(self.status)
-
-    def evaluate(self, t: ArrayLike) -> PyTree:
-        """Dense output at scalar time ``t`` between the saved points.
-
-        Cubic Hermite interpolation of the saved values and slopes (third order in
-        the spacing of ``ts``): save as densely as the accuracy you need here.
-        Returns NaN outside ``[ts[0], ts[-1]]``.
-        """
-        ts = self.ts
-        t = jnp.asarray(t, ts.dtype)
-        if ts.shape[0] == 1:
-            return jax.tree.map(lambda y: jnp.where(t == ts[0], y[0], jnp.nan), self.ys)
-        sign = jnp.where(ts[-1] >= ts[0], 1.0, -1.0).astype(ts.dtype)
-        index = jnp.clip(
-            jnp.searchsorted(sign * ts, sign * t, side="right") - 1, 0, ts.shape[0] - 2
-        )
-        t_left, t_right = ts[index], ts[index + 1]
-        h = t_right - t_left
-        theta = (t - t_left) / h
-        inside = (sign * (t - ts[0]) >= 0) & (sign * (ts[-1] - t) >= 0)
-        h00 = (1 + 2 * theta) * (1 - theta) ** 2
-        h10 = theta * (1 - theta) ** 2
-        h01 = theta**2 * (3 - 2 * theta)
-        h11 = theta**2 * (theta - 1)
-
-        def leaf(y, dy):
-            value = (
-                h00 * y[index] + h10 * h * dy[index] + h01 * y[index + 1] + h11 * h * dy[index + 1]
-            )
-            return jnp.where(inside, value, jnp.nan)
-
-        return jax.tree.map(leaf, self.ys, self.derivatives)
+ADJOINTS = ("auto", "checkpoint", "direct", "backsolve", "forward")
 
 
 def _resolve_method(method):
-    if isinstance(method, ExplicitRK):
-        return method
     if isinstance(method, str):
         key = method.lower()
         if key in METHODS:
             return METHODS[key]()
-        if key in _COMING:
-            raise ValueError(
-                f"method={method!r} is not available yet. For stiff problems pass a "
-                "diffrax solver instance, e.g. method=diffrax.Kvaerno5()."
-            )
         close = difflib.get_close_matches(key, list(METHODS), n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ValueError(
-            f"Unknown method {method!r}.{hint} Available: {', '.join(METHODS)}, or any "
-            "diffrax solver instance."
+            f"Unknown method {method!r}.{hint} Available: {', '.join(METHODS)}, a method "
+            "object, or any diffrax solver instance (e.g. diffrax.Kvaerno5() for stiff "
+            "problems)."
         )
-    try:
-        import diffrax
-    except ImportError:  # pragma: no cover - diffrax is a dependency
-        diffrax = None
-    if diffrax is not None and isinstance(method, diffrax.AbstractSolver):
+    if _is_diffrax_solver(method):
         return method
-    raise TypeError(
-        f"method must be a name, a solvers method object (e.g. solvers.Tsit5()) or a "
-        f"diffrax solver instance, got {type(method).__name__}."
-    )
+    missing = [
+        name for name in ("init", "step", "dense", "interpolate") if not hasattr(method, name)
+    ]
+    if missing or not hasattr(method, "error_order"):
+        raise TypeError(
+            "method must be a name, a method object implementing init/step/dense/"
+            "interpolate and error_order (see 'Writing a method' in the docs), or a "
+            f"diffrax solver instance; got {type(method).__name__}."
+        )
+    return method
+
+
+def _is_diffrax_solver(method) -> bool:
+    import diffrax
+
+    return isinstance(method, diffrax.AbstractSolver)
+
+
+def _is_tracer(x) -> bool:
+    return isinstance(x, jax.core.Tracer)
 
 
 def _is_concrete(*trees) -> bool:
-    return not any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves(trees))
+    return not any(_is_tracer(x) for x in jax.tree.leaves(trees))
 
 
 def _only_forward_mode(tree) -> bool:
@@ -162,7 +82,7 @@ def _only_forward_mode(tree) -> bool:
     forward = False
     for leaf in jax.tree.leaves(tree):
         x = leaf
-        while isinstance(x, jax.core.Tracer):
+        while _is_tracer(x):
             kind = type(x).__name__
             if kind == "LinearizeTracer":
                 return False
@@ -179,22 +99,48 @@ def _check_finite(name, tree):
             raise ValueError(f"{where} contains NaN or inf; solve needs finite {name}.")
 
 
-def _float_dtype(y0):
+def _state_dtype(y0):
     dtypes = [jnp.asarray(leaf).dtype for leaf in jax.tree.leaves(y0)]
     if not dtypes:
-        raise ValueError("y0 has no array leaves.")
+        raise ValueError("y0 has no array leaves: give the initial state as arrays.")
     floats = [d for d in dtypes if jnp.issubdtype(d, jnp.inexact)]
     if not floats:
         return jnp.asarray(0.0).dtype
     return jnp.result_type(*floats)
 
 
+def _scalar(name, value, dtype):
+    """A real scalar argument as ``(array, host value)``: the host value is a Python
+    float when ``value`` is concrete (also inside a user's ``jit``, where any ``jnp``
+    operation on it would be traced), ``None`` when traced; a clear error otherwise."""
+    if _is_tracer(value):
+        array, host = value, None
+    else:
+        try:
+            array = np.asarray(value)
+        except TypeError as error:
+            raise TypeError(f"{name} must be a real number, got {value!r}.") from error
+        if array.dtype == object or not (
+            np.issubdtype(array.dtype, np.number) or array.dtype == bool
+        ):
+            raise TypeError(f"{name} must be a real number, got {value!r}.")
+    if np.shape(array) != ():
+        raise ValueError(f"{name} must be a scalar, got an array of shape {np.shape(array)}.")
+    if jnp.issubdtype(jnp.result_type(array), jnp.complexfloating):
+        raise TypeError(f"{name} must be real, got the complex value {value!r}.")
+    if not _is_tracer(value):
+        host = float(np.asarray(array, dtype))
+    return jnp.asarray(array).astype(dtype), host
+
+
 def _check_vector_field(f, t0, y0, params):
+    """Check ``f``'s output against ``y0``; return the arrays ``f`` closes over."""
     try:
-        out = jax.eval_shape(f, t0, y0, params)
+        converted, consts = jax.closure_convert(f, t0, y0, params)
+        out = jax.eval_shape(converted, t0, y0, params, *consts)
     except Exception as error:
         raise TypeError(
-            f"Calling f(t, y, params) with t={t0!r}, y like y0 and params failed: "
+            f"Calling f(t, y, params) with a scalar t, y like y0 and params failed: "
             f"{type(error).__name__}: {error}"
         ) from error
     want = jax.tree.structure(y0)
@@ -212,6 +158,63 @@ def _check_vector_field(f, t0, y0, params):
                 f"f(t, y, params) returned shape {b.shape} for y0{where} of shape "
                 f"{jnp.shape(a)}; dy/dt must have the shape of y."
             )
+        if jnp.issubdtype(b.dtype, jnp.complexfloating) and not jnp.issubdtype(
+            jnp.result_type(a), jnp.complexfloating
+        ):
+            where = jax.tree_util.keystr(path[0]) or "(the array)"
+            raise TypeError(
+                f"f(t, y, params) returned a complex dy/dt for the real y0{where}: the "
+                "imaginary part would be lost. Give y0 a complex dtype, e.g. "
+                "y0.astype(jnp.complex128)."
+            )
+    return consts
+
+
+def _check_events(events, t0, y0, params):
+    if events is None:
+        return ()
+    if isinstance(events, Event):
+        events = (events,)
+    events = tuple(events)
+    for index, event in enumerate(events):
+        if not isinstance(event, Event):
+            raise TypeError(
+                f"event must be a solvers.Event or a tuple of them; item {index} is "
+                f"{type(event).__name__}."
+            )
+        try:
+            value = jax.eval_shape(event.condition, t0, y0, params)
+        except Exception as error:
+            raise TypeError(
+                f"Calling event {index}'s condition(t, y, params) failed: "
+                f"{type(error).__name__}: {error}"
+            ) from error
+        if (
+            not isinstance(value, jax.ShapeDtypeStruct)
+            or value.shape != ()
+            or not jnp.issubdtype(value.dtype, jnp.floating)
+        ):
+            raise ValueError(
+                f"event {index}'s condition(t, y, params) must return a real scalar, got {value}."
+            )
+    return events
+
+
+def _invalid_ts(ts, t0, t1, direction):
+    """Save times outside ``t_span`` (beyond a few ulps), against the direction, or NaN."""
+    xp = np if isinstance(ts, np.ndarray) else jnp
+    scale = xp.maximum(xp.abs(t0), xp.abs(t1))
+    slack = 8 * xp.finfo(ts.dtype).eps * xp.maximum(scale, 1)
+    forward = direction * ts
+    outside = (forward < direction * t0 - slack) | (forward > direction * t1 + slack)
+    backwards = xp.diff(forward) < 0
+    return xp.any(outside) | xp.any(backwards) | xp.any(~xp.isfinite(ts))
+
+
+def _onto_span(forward_ts, forward_t0, forward_t1):
+    """Move save times that are a few ulps outside ``t_span`` (validated) onto it."""
+    forward_ts = jnp.where(forward_ts > forward_t1, forward_t1, forward_ts)
+    return jnp.where(forward_ts < forward_t0, forward_t0, forward_ts)
 
 
 def solve(
@@ -221,287 +224,454 @@ def solve(
     params: PyTree = None,
     *,
     method: Any = "tsit5",
-    ts: ArrayLike | None = None,
+    ts: ArrayLike | str | None = None,
     dt: ArrayLike | None = None,
-    rtol: float = 1e-6,
-    atol: float = 1e-9,
+    rtol: ArrayLike = 1e-6,
+    atol: ArrayLike = 1e-9,
     max_steps: int = 100_000,
     adjoint: str = "auto",
     throw: bool = True,
+    dense: bool = False,
+    event: Event | tuple[Event, ...] | None = None,
+    max_step: ArrayLike | None = None,
+    jump_ts: ArrayLike | None = None,
+    progress: bool = False,
+    controller: Any = None,
 ) -> Solution:
     """Solve the initial value problem ``dy/dt = f(t, y, params)``, ``y(t0) = y0``.
 
     Explicit Runge-Kutta methods advance ``y_{n+1} = y_n + h sum_i b_i k_i``;
     adaptive pairs accept a step when the scaled local error
-    ``||e / (atol + rtol max(|y_n|, |y_{n+1}|))||_rms <= 1`` and choose the next step
-    with a PID controller (Hairer, Norsett & Wanner, *Solving ODEs I*, II.4;
-    Soderlind 2003). Save times are filled from each method's dense output, not
-    by shortening steps.
+    ``||e / (atol + rtol max(|y_n|, |y_{n+1}|))||_rms <= 1`` (moduli for complex
+    states) and choose the next step with a PID controller (Hairer, Norsett & Wanner,
+    *Solving ODEs I*, II.4; Soderlind 2003). Save times, events and dense output are
+    filled from each method's own interpolant, not by shortening steps.
 
     Args:
         f: vector field ``f(t, y, params) -> dy/dt``, a pytree like ``y``.
-        y0: initial state, any pytree of arrays; its dtype sets the precision.
+        y0: initial state, any pytree of arrays; its dtype sets the precision (real or
+            complex; never downcast).
         t_span: ``(t0, t1)``; ``t1 < t0`` integrates backwards.
         params: any pytree passed to ``f``.
         method: a name (``"tsit5"``, ``"dopri5"``, ``"dopri8"``, ``"bosh3"``,
             ``"euler"``, ``"midpoint"``, ``"heun"``, ``"ralston"``, ``"rk4"``), a
-            method object (``solvers.Tsit5(pcoeff=0.4, icoeff=0.3)``) or a diffrax
-            solver instance (routed to ``diffrax.diffeqsolve``).
+            method object (``solvers.Tsit5()``, or your own: see "Writing a method"
+            in the docs) or a diffrax solver instance (routed to
+            ``diffrax.diffeqsolve``).
         ts: ``(T,)`` save times inside ``t_span``, monotone in the direction of
-            integration; ``None`` saves ``t1`` only.
+            integration; ``None`` saves the end only; ``"steps"`` saves the start and
+            every accepted step (``max_steps + 1`` rows, NaN past the last one).
         dt: step size of fixed-step methods (required there); first step of
             adaptive ones (``None``: Hairer's automatic choice).
-        rtol, atol: relative and absolute tolerances of adaptive methods.
+        rtol: relative tolerance of adaptive methods.
+        atol: absolute tolerance of adaptive methods.
         max_steps: bound on attempted steps (also sizes the adjoint's checkpoints).
+            Fixed-step methods on a concrete grid take exactly the grid's steps and
+            ignore it.
         adjoint: reverse-mode strategy: ``"auto"`` (= ``"checkpoint"``, and a plain
             forward-differentiable loop under ``jax.jvp``), ``"checkpoint"``
             (O(log max_steps) memory), ``"direct"`` (records every step),
-            ``"backsolve"`` (continuous adjoint: integrates the adjoint ODE backwards
-            with the same method and tolerances; memory O(1) in the number of steps,
-            the gradient only accurate to about the tolerance and unreliable for
-            chaotic or stiff problems; NaN if the backward solve fails; built-in
-            methods only), ``"forward"`` (forward mode only).
+            ``"backsolve"`` (continuous adjoint, O(1) memory, gradient accurate to
+            about the tolerance; not with events, dense output or ``ts="steps"``),
+            ``"forward"`` (forward mode only).
         throw: raise on failure (also under ``jit``); ``False`` only sets ``status``.
+        dense: record every accepted step's interpolant: ``sol.evaluate(t)`` is then
+            accurate over the whole span (memory ``O(max_steps)``).
+        event: a :class:`~solvers.Event` or a tuple of them (see ``sol.events``).
+        max_step: bound on ``|step size|`` of adaptive methods.
+        jump_ts: times where ``f`` is discontinuous: steps end exactly on them and
+            restart from the right-hand value of ``f``.
+        progress: print a progress bar over ``t`` to stderr (one host callback per
+            percent of ``t_span``; also under ``jit`` and ``vmap``, where it follows the
+            slowest member). Off, it costs nothing.
+        controller: step-size controller of adaptive methods (default
+            ``solvers.PIDController()``).
 
     Returns:
         A :class:`Solution` with ``ts`` ``(T,)``, ``ys`` (leaves ``(T, ...)``),
-        ``stats``, ``status`` and ``evaluate``.
+        ``stats``, ``status``, ``events`` and ``evaluate``.
 
     Raises:
         ValueError / TypeError: bad input, with a message that says what to fix.
-        SolveError: with ``throw=True``, a failed integration called outside any JAX
-            transformation. Under ``jax.jit`` the same message arrives through
-            ``equinox.error_if`` (a ``jax.errors.JaxRuntimeError``).
+        SolveError: with ``throw=True``, a failed integration whose status is known
+            in Python. Under ``jax.jit`` the same message arrives through
+            ``equinox.error_if`` (a ``jax.errors.JaxRuntimeError`` whose text starts
+            with it).
     """
-    if not (isinstance(t_span, (tuple, list)) and len(t_span) == 2) and getattr(
-        t_span, "shape", None
-    ) != (2,):
-        raise ValueError(f"t_span must be a pair (t0, t1), got {t_span!r}.")
-    if not isinstance(max_steps, int) or max_steps < 1:
-        raise ValueError(f"max_steps must be a positive int, got {max_steps!r}.")
-    method = _resolve_method(method)
-    if adjoint not in ("auto", "checkpoint", "direct", "forward", "backsolve"):
-        raise ValueError(
-            f"adjoint must be 'auto', 'checkpoint', 'backsolve', 'direct' or 'forward', "
-            f"got {adjoint!r}."
-        )
-    if adjoint == "backsolve" and not isinstance(method, ExplicitRK):
-        raise NotImplementedError(
-            "adjoint='backsolve' is implemented for the built-in methods only; with a "
-            "diffrax solver use adjoint='checkpoint' (default) or 'direct'."
-        )
-    if not callable(f):
-        raise TypeError("f must be callable as f(t, y, params).")
-
-    # Values given as constants stay checkable in Python even inside a user's jit.
-    if _is_concrete(y0):
-        _check_finite("y0", y0)
-    if _is_concrete(params):
-        _check_finite("params", params)
-    span_static = _is_concrete(t_span[0], t_span[1], dt)
-    ts_static = ts is not None and _is_concrete(ts)
-    y0 = jax.tree.map(jnp.asarray, y0)
-    dtype = _float_dtype(y0)
-    y0 = jax.tree.map(lambda leaf: leaf.astype(dtype), y0)
-    t0 = jnp.asarray(t_span[0], dtype)
-    t1 = jnp.asarray(t_span[1], dtype)
-    _check_vector_field(f, t0, y0, params)
-
-    save_ts = t1[None] if ts is None else jnp.asarray(ts, dtype)
-    if save_ts.ndim != 1 or save_ts.shape[0] == 0:
-        raise ValueError(f"ts must be a non-empty 1-D array, got shape {save_ts.shape}.")
-    direction = jnp.where(t1 >= t0, 1, -1).astype(dtype)
-    invalid = jnp.asarray(False)
-    if ts is not None:
-        invalid = _invalid_ts(save_ts, t0, t1, direction)
-        if (
-            ts_static
-            and span_static
-            and bool(
-                _invalid_ts(
-                    np.asarray(ts, dtype),
-                    np.asarray(t_span[0], dtype),
-                    np.asarray(t_span[1], dtype),
-                    1 if float(t_span[1]) >= float(t_span[0]) else -1,
-                )
-            )
-        ):
-            raise ValueError(
-                f"ts must lie inside t_span=({float(t_span[0])}, {float(t_span[1])}) and be "
-                f"{'non-decreasing' if float(t_span[1]) >= float(t_span[0]) else 'non-increasing'} "
-                "(the direction of integration)."
-            )
-
-    if _eager() and _hashable(f, method):
-        # Outside any transformation: run through one cached compiled program (a
-        # plain Python call would recompile the loop on every call), then raise here.
-        solution = _solve_compiled(
-            f,
-            y0,
-            params,
-            ts,
-            rtol,
-            atol,
-            t_span=(float(t0), float(t1)),
-            dt=None if dt is None else float(dt),
-            method=method,
-            max_steps=max_steps,
-            adjoint=adjoint,
-        )
-        status = np.asarray(solution.status)
-        if throw and np.any(status != _loop.SUCCESS):
-            code = int(status.flat[np.argmax(status.flat != _loop.SUCCESS)])
-            raise SolveError(f"solvers.solve failed (status {code}): {status_message(code)}")
-        return solution
-
-    if not isinstance(method, ExplicitRK):
-        from ._diffrax import solve_with_diffrax
-
-        if ts is not None:
-            # diffrax raises on bad save times itself; give it valid ones and report
-            # the problem through status (or the error below).
-            safe = direction * _onto_span(direction * save_ts, direction * t0, direction * t1)
-            ts = jnp.where(invalid, jnp.linspace(t0, t1, save_ts.shape[0]), safe)
-        _, ys, stats, status = solve_with_diffrax(
-            f,
-            y0,
-            t0,
-            t1,
-            params,
-            method=method,
-            ts=ts,
-            dt=dt,
-            rtol=rtol,
-            atol=atol,
-            max_steps=max_steps,
-            adjoint=adjoint,
-        )
-        status = jnp.where(invalid, _loop.INVALID_INPUT, status).astype(jnp.int32)
-        return _finish(f, params, save_ts, ys, stats, status, throw)
-    if not method.adaptive and dt is None:
-        raise ValueError(
-            f"method {method.name!r} is a fixed-step method: pass dt=..., or use an "
-            "adaptive method such as 'tsit5'."
-        )
-    if dt is not None and _is_concrete(dt) and not float(dt) > 0 and not float(dt) < 0:
-        raise ValueError(f"dt must be non-zero, got {dt!r}.")
-
-    y0_flat, unravel = ravel_pytree(y0)
-    field, consts = jax.closure_convert(f, t0, y0, params)
-    # direction travels in args: the custom VJP's vector field must close over no tracer.
-    args = (params, tuple(consts), direction)
-
-    def flat_field(tau, y, args):
-        params, consts, direction = args
-        out = field(direction * tau, unravel(y), params, *consts)
-        return direction * ravel_pytree(out)[0].astype(dtype)
-
-    rtol = jnp.asarray(rtol, dtype)
-    atol = jnp.asarray(atol, dtype)
-    num = None
-    if not method.adaptive and span_static:
-        step = abs(float(dt))
-        num = _loop.fixed_grid(0.0, abs(float(t_span[1]) - float(t_span[0])), step)
-    # The scan records every step; backsolve runs the bounded loop in O(1) memory.
-    if num is not None and num <= max_steps and adjoint != "backsolve":
-        ys_flat, stats, status = _loop.integrate_fixed(
-            method,
-            flat_field,
-            args,
-            y0_flat,
-            direction * t0,
-            direction * t1,
-            jnp.asarray(step, dtype),
-            num,
-            _onto_span(direction * save_ts, direction * t0, direction * t1),
-        )
-    else:
-        if adjoint == "auto":
-            adjoint = (
-                "forward" if _only_forward_mode((y0, params, t_span, ts, consts)) else "checkpoint"
-            )
-        cfg = _loop.LoopConfig(method=method, max_steps=max_steps, adjoint=adjoint)
-        if adjoint == "backsolve":
-            run = make_backsolve_solver(cfg, flat_field)
-        else:
-            run = _loop.make_adaptive_solver(cfg, flat_field)
-        h0 = None if dt is None else jnp.abs(jnp.asarray(dt, dtype))
-        ys_flat, stats, status = run(
-            args,
-            y0_flat,
-            direction * t0,
-            direction * t1,
-            None if ts is None else _onto_span(direction * save_ts, direction * t0, direction * t1),
-            h0,
-            rtol,
-            atol,
-        )
-    status = jnp.where(invalid, _loop.INVALID_INPUT, status).astype(jnp.int32)
-    ys = jax.vmap(unravel)(ys_flat)
-    return _finish(f, params, save_ts, ys, stats, status, throw)
-
-
-def _onto_span(forward_ts, forward_t0, forward_t1):
-    """Move save times that are a few ulps outside ``t_span`` (validated) onto it."""
-    forward_ts = jnp.where(forward_ts > forward_t1, forward_t1, forward_ts)
-    return jnp.where(forward_ts < forward_t0, forward_t0, forward_ts)
-
-
-def _invalid_ts(ts, t0, t1, direction):
-    """Save times outside ``t_span`` (beyond a few ulps) or against the direction."""
-    xp = np if isinstance(ts, np.ndarray) else jnp
-    scale = xp.maximum(xp.abs(t0), xp.abs(t1))
-    slack = 8 * xp.finfo(ts.dtype).eps * xp.maximum(scale, 1)
-    forward = direction * ts
-    outside = (forward < direction * t0 - slack) | (forward > direction * t1 + slack)
-    backwards = xp.diff(forward) < 0
-    return xp.any(outside) | xp.any(backwards)
-
-
-def _finish(f, params, ts, ys, stats, status, throw):
-    if throw:
-        messages = tuple(
-            "solvers.solve failed: " + STATUS_MESSAGES[code] for code in sorted(STATUS_MESSAGES)
-        )
-        leaves, treedef = jax.tree.flatten(ys)
-        first = eqx.branched_error_if(leaves[0], status != _loop.SUCCESS, status, messages)
-        ys = jax.tree.unflatten(treedef, [first, *leaves[1:]])
-    derivatives = jax.vmap(lambda t, y: f(t, y, params))(ts, ys)
-    return Solution(ts=ts, ys=ys, stats=stats, status=status, derivatives=derivatives)
-
-
-def _eager() -> bool:
-    from jax._src import core
-
-    return core.trace_state_clean()
-
-
-def _hashable(*objects) -> bool:
-    try:
-        for obj in objects:
-            hash(obj)
-    except TypeError:
-        return False
-    return True
-
-
-def _solve_traced(f, y0, params, ts, rtol, atol, *, t_span, dt, method, max_steps, adjoint):
-    return solve(
+    spec = _validate(
         f,
         y0,
         t_span,
         params,
+        method,
+        ts,
+        dt,
+        rtol,
+        atol,
+        max_steps,
+        adjoint,
+        throw,
+        dense,
+        event,
+        max_step,
+        jump_ts,
+        progress,
+        controller,
+    )
+    if spec["diffrax"]:
+        from ._diffrax import solve_with_diffrax
+
+        solution = solve_with_diffrax(f, spec["y0"], params, spec, throw=False)
+    else:
+        static = spec["static"]
+        arrays = spec["arrays"]
+        if spec["hashable"]:
+            solution = _solve_compiled(f, spec["y0"], params, arrays, static)
+        else:
+            solution = _solve_builtin(f, spec["y0"], params, arrays, static)
+    return _raise_or_mark(solution, throw)
+
+
+def _validate(
+    f,
+    y0,
+    t_span,
+    params,
+    method,
+    ts,
+    dt,
+    rtol,
+    atol,
+    max_steps,
+    adjoint,
+    throw,
+    dense,
+    event,
+    max_step,
+    jump_ts,
+    progress,
+    controller,
+):
+    if not callable(f):
+        raise TypeError("f must be callable as f(t, y, params).")
+    if isinstance(t_span, (str, bytes)) or not (
+        (isinstance(t_span, (tuple, list)) and len(t_span) == 2)
+        or getattr(t_span, "shape", None) == (2,)
+    ):
+        raise ValueError(f"t_span must be a pair (t0, t1), got {t_span!r}.")
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+        raise ValueError(f"max_steps must be a positive int, got {max_steps!r}.")
+    if adjoint not in ADJOINTS:
+        raise ValueError(
+            f"adjoint must be one of {', '.join(repr(a) for a in ADJOINTS)}, got {adjoint!r}."
+        )
+    for name, flag in (("dense", dense), ("progress", progress), ("throw", throw)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name} must be True or False, got {flag!r}.")
+    method = _resolve_method(method)
+    is_diffrax = _is_diffrax_solver(method)
+    save_steps = isinstance(ts, str)
+    if save_steps and ts != "steps":
+        raise ValueError(f"ts must be an array of times, None or 'steps', got {ts!r}.")
+    if save_steps:
+        ts = None
+
+    if _is_concrete(y0):
+        _check_finite("y0", y0)
+    if _is_concrete(params):
+        _check_finite("params", params)
+    y0 = jax.tree.map(jnp.asarray, y0)
+    dtype = _state_dtype(y0)
+    y0 = jax.tree.map(lambda leaf: leaf.astype(dtype), y0)
+    time_dtype = jnp.finfo(dtype).dtype
+    t0, concrete_t0 = _scalar("t_span[0]", t_span[0], time_dtype)
+    t1, concrete_t1 = _scalar("t_span[1]", t_span[1], time_dtype)
+    for name, value in (("t_span[0]", concrete_t0), ("t_span[1]", concrete_t1)):
+        if value is not None and not math.isfinite(value):
+            raise ValueError(f"{name} must be finite, got {value}.")
+    consts = _check_vector_field(f, t0, y0, params)
+    events = _check_events(event, t0, y0, params)
+
+    rtol, host_rtol = _scalar("rtol", rtol, time_dtype)
+    atol, host_atol = _scalar("atol", atol, time_dtype)
+    for name, concrete in (("rtol", host_rtol), ("atol", host_atol)):
+        if concrete is not None and not (math.isfinite(concrete) and concrete >= 0):
+            raise ValueError(f"{name} must be a finite number >= 0, got {concrete}.")
+    if host_rtol == 0 and host_atol == 0 and method_is_adaptive(method):
+        raise ValueError("rtol and atol are both 0: no step can meet that; give one of them > 0.")
+    concrete_dt = None
+    if dt is not None:
+        dt, concrete_dt = _scalar("dt", dt, time_dtype)
+        if concrete_dt is not None and not (math.isfinite(concrete_dt) and concrete_dt != 0):
+            raise ValueError(f"dt must be finite and non-zero, got {concrete_dt}.")
+    if max_step is not None:
+        max_step, concrete = _scalar("max_step", max_step, time_dtype)
+        if concrete is not None and not concrete > 0:
+            raise ValueError(f"max_step must be > 0, got {concrete}.")
+
+    direction = jnp.where(t1 >= t0, 1, -1).astype(time_dtype)
+    invalid = ~(jnp.isfinite(t0) & jnp.isfinite(t1))
+    invalid = invalid | ~(jnp.isfinite(rtol) & (rtol >= 0) & jnp.isfinite(atol) & (atol >= 0))
+    if dt is not None:
+        invalid = invalid | ~jnp.isfinite(dt) | (dt == 0)
+    if max_step is not None:
+        invalid = invalid | ~(max_step > 0)
+
+    save_ts = None
+    if ts is not None:
+        if isinstance(ts, (str, bytes)):
+            raise ValueError(f"ts must be an array of times, None or 'steps', got {ts!r}.")
+        save_ts = jnp.asarray(ts)
+        if save_ts.ndim != 1 or save_ts.shape[0] == 0:
+            raise ValueError(f"ts must be a non-empty 1-D array, got shape {save_ts.shape}.")
+        save_ts = save_ts.astype(time_dtype)
+        if _is_concrete(ts) and concrete_t0 is not None and concrete_t1 is not None:
+            host = np.asarray(ts, time_dtype)
+            if not np.all(np.isfinite(host)):
+                raise ValueError("ts contains NaN or inf; save times must be finite.")
+            sign = 1 if concrete_t1 >= concrete_t0 else -1
+            if bool(
+                _invalid_ts(
+                    host,
+                    np.asarray(concrete_t0, time_dtype),
+                    np.asarray(concrete_t1, time_dtype),
+                    sign,
+                )
+            ):
+                raise ValueError(
+                    f"ts must lie inside t_span=({concrete_t0}, {concrete_t1}) and be "
+                    f"{'non-decreasing' if sign > 0 else 'non-increasing'} "
+                    "(the direction of integration)."
+                )
+        invalid = invalid | _invalid_ts(save_ts, t0, t1, direction)
+    if jump_ts is not None:
+        if np.ndim(jump_ts) != 1:
+            raise ValueError(
+                f"jump_ts must be a 1-D array of times, got shape {np.shape(jump_ts)}."
+            )
+        if _is_concrete(jump_ts) and not np.all(np.isfinite(np.asarray(jump_ts))):
+            raise ValueError("jump_ts contains NaN or inf; jump times must be finite.")
+        jump_ts = jnp.asarray(jump_ts).astype(time_dtype)
+        invalid = invalid | ~jnp.all(jnp.isfinite(jump_ts))
+
+    if adjoint == "backsolve" and (events or dense or save_steps):
+        raise NotImplementedError(
+            "adjoint='backsolve' does not support events, dense=True or ts='steps'; "
+            "use adjoint='checkpoint' (the default) or 'direct'."
+        )
+    if adjoint == "backsolve" and is_diffrax:
+        raise NotImplementedError(
+            "adjoint='backsolve' is implemented for the built-in methods only; with a "
+            "diffrax solver use adjoint='checkpoint' (default) or 'direct'."
+        )
+    if is_diffrax and (events or dense or save_steps or progress or controller is not None):
+        raise NotImplementedError(
+            "events, dense=True, ts='steps', progress=True and controller= work with the built-in "
+            "methods, not with a diffrax solver instance."
+        )
+
+    adaptive = method_is_adaptive(method)
+    if not is_diffrax:
+        if not adaptive and dt is None:
+            raise ValueError(
+                f"method {method.name!r} is a fixed-step method: pass dt=..., or use an "
+                "adaptive method such as 'tsit5'."
+            )
+        if controller is None:
+            controller = PIDController() if adaptive else ConstantSteps()
+        elif not all(hasattr(controller, name) for name in ("init", "propose", "adapt")):
+            raise TypeError(
+                "controller must implement init/propose/adapt (e.g. solvers.PIDController())."
+            )
+
+    forward_mode = _only_forward_mode((y0, params, t_span, ts, dt, rtol, atol, consts))
+    if adjoint == "auto":
+        adjoint = "forward" if forward_mode else "checkpoint"
+    elif forward_mode and adjoint != "forward" and not is_diffrax:
+        raise ValueError(
+            f"adjoint={adjoint!r} is a reverse-mode strategy, but solve is being "
+            "differentiated in forward mode (jax.jvp / jacfwd): use adjoint='auto' or "
+            "'forward'."
+        )
+    # Fixed steps on a concrete grid take exactly its steps, however many.
+    if not is_diffrax and not adaptive:
+        if None not in (concrete_t0, concrete_t1, concrete_dt) and jump_ts is None:
+            max_steps = fixed_step_count(abs(concrete_t1 - concrete_t0), abs(concrete_dt))
+    spec = {
+        "diffrax": is_diffrax,
+        "method": method,
+        "y0": y0,
+        "t0": t0,
+        "t1": t1,
+        "ts": save_ts,
+        "dt": dt,
+        "rtol": rtol,
+        "atol": atol,
+        "max_steps": max_steps,
+        "adjoint": adjoint,
+        "invalid": invalid,
+        "direction": direction,
+        "max_step": max_step,
+        "jump_ts": jump_ts,
+    }
+    if is_diffrax:
+        return spec
+    cfg = LoopConfig(
         method=method,
-        ts=ts,
-        dt=dt,
-        rtol=rtol,
-        atol=atol,
+        controller=controller,
         max_steps=max_steps,
         adjoint=adjoint,
-        throw=False,
+        events=events,
+        dense=dense,
+        save_steps=save_steps,
+        progress=progress,
+        throw=throw,
+    )
+    spec["static"] = cfg
+    spec["arrays"] = {
+        "t0": t0,
+        "t1": t1,
+        "ts": save_ts,
+        "dt": dt,
+        "rtol": rtol,
+        "atol": atol,
+        "max_step": max_step,
+        "jump_ts": jump_ts,
+        "invalid": invalid,
+    }
+    try:
+        hash((f, cfg))
+        hashable = True
+    except TypeError:
+        hashable = False
+    # One cached compiled program per (f, configuration), unless f closes over traced
+    # values (then the solve is traced into the caller's transformation directly).
+    spec["hashable"] = hashable and _is_concrete(consts)
+    return spec
+
+
+def method_is_adaptive(method) -> bool:
+    if _is_diffrax_solver(method):
+        import diffrax
+
+        return isinstance(method, diffrax.AbstractAdaptiveSolver)
+    return method.error_order is not None
+
+
+def _solve_builtin(f, y0, params, arrays, cfg):
+    """The built-in route (traced): flatten, map onto forward time, run, unflatten."""
+    t0, t1, ts = arrays["t0"], arrays["t1"], arrays["ts"]
+    invalid = arrays["invalid"]
+    time_dtype = t0.dtype
+    direction = jnp.where(t1 >= t0, 1, -1).astype(time_dtype)
+    y0_flat, unravel = ravel_pytree(y0)
+    dtype = y0_flat.dtype
+    field, consts = jax.closure_convert(f, t0, y0, params)
+    field_count = len(consts)
+    conditions = []
+    for event in cfg.events:
+        condition, condition_consts = jax.closure_convert(event.condition, t0, y0, params)
+        conditions.append((condition, len(consts), len(condition_consts)))
+        consts = consts + condition_consts
+    # direction travels in args: the custom VJP's functions must close over no tracer.
+    args = (params, tuple(consts), direction)
+
+    def flat_field(tau, y, args):
+        params, consts, direction = args
+        out = field(direction * tau, unravel(y), params, *consts[:field_count])
+        return direction * ravel_pytree(out)[0].astype(dtype)
+
+    def flat_condition(condition, start, count):
+        def g(tau, y, args):
+            params, consts, direction = args
+            return condition(direction * tau, unravel(y), params, *consts[start : start + count])
+
+        return g
+
+    flat_conditions = tuple(flat_condition(c, start, count) for c, start, count in conditions)
+    forward_t0, forward_t1 = direction * t0, direction * t1
+    # An invalid input runs no step (status INVALID_INPUT below).
+    forward_t1 = jnp.where(invalid, forward_t0, forward_t1)
+    forward_ts = None
+    if ts is not None:
+        forward_ts = _onto_span(direction * ts, forward_t0, forward_t1)
+        forward_ts = jnp.where(invalid, forward_t0, forward_ts)
+    dt = arrays["dt"]
+    options = Options(
+        rtol=arrays["rtol"].astype(time_dtype),
+        atol=arrays["atol"].astype(time_dtype),
+        dt=None if dt is None else jnp.where(invalid, 1, jnp.abs(dt)).astype(time_dtype),
+        max_step=None if arrays["max_step"] is None else arrays["max_step"].astype(time_dtype),
+        jump_ts=None if arrays["jump_ts"] is None else jnp.sort(direction * arrays["jump_ts"]),
+    )
+    run = _adjoint.make_solver(cfg, flat_field, flat_conditions)
+    outputs, stats, status = run(args, y0_flat, forward_t0, forward_t1, forward_ts, options)
+    status = jnp.where(invalid, INVALID_INPUT, status).astype(jnp.int32)
+    nan_if_invalid = lambda x: jnp.where(invalid, jnp.nan, x)  # noqa: E731
+
+    ys_flat = nan_if_invalid(outputs["ys"])
+    t_final = direction * outputs["t_final"]
+    if cfg.save_steps:
+        steps_t, steps_y = outputs["steps"]
+        save_ts, ys_flat = direction * steps_t, nan_if_invalid(steps_y)
+    elif ts is None:
+        save_ts = t_final[None]
+    else:
+        save_ts = ts
+    ys = jax.vmap(unravel)(ys_flat)
+    events = ()
+    if cfg.events:
+        event_ts, event_ys, counts = outputs["events"]
+        events = tuple(
+            EventRecord(
+                ts=nan_if_invalid(direction * event_ts[i, : event.max_events]),
+                ys=jax.vmap(unravel)(nan_if_invalid(event_ys[i, : event.max_events])),
+                count=counts[i],
+            )
+            for i, event in enumerate(cfg.events)
+        )
+    dense = None
+    if cfg.dense:
+        dense_t, dense_h, dense_y, dense_c = outputs["dense"]
+        dense = DenseOutput(
+            ts=direction * dense_t,
+            hs=dense_h,
+            ys=dense_y,
+            coefficients=dense_c,
+            count=jnp.where(invalid, 0, stats["num_accepted"]),
+            direction=direction,
+            interpolate=cfg.method.interpolate,
+            unravel=unravel,
+        )
+    derivatives = jax.vmap(lambda t, y: f(t, y, params))(save_ts, ys)
+    return Solution(
+        ts=save_ts,
+        ys=ys,
+        stats=stats,
+        status=status,
+        derivatives=derivatives,
+        events=events,
+        dense=dense,
     )
 
 
-_solve_compiled = jax.jit(
-    _solve_traced, static_argnames=("f", "t_span", "dt", "method", "max_steps", "adjoint")
-)
+_solve_compiled = jax.jit(_solve_builtin, static_argnums=(0, 4))
+
+
+def _raise_or_mark(solution, throw):
+    if not throw:
+        return solution
+    status = solution.status
+    if not _is_tracer(status):
+        failed = np.asarray(status) != SUCCESS
+        if np.any(failed):
+            code = int(np.asarray(status).flat[np.argmax(failed.flat)])
+            raise SolveError(f"solvers.solve failed (status {code}): {status_message(code)}")
+        return solution
+    messages = tuple(
+        "solvers.solve failed: " + STATUS_MESSAGES[code] for code in sorted(STATUS_MESSAGES)
+    )
+    leaves, treedef = jax.tree.flatten(solution.ys)
+    first = eqx.branched_error_if(leaves[0], status != SUCCESS, status, messages)
+    ys = jax.tree.unflatten(treedef, [first, *leaves[1:]])
+    return eqx.tree_at(lambda s: s.ys, solution, ys)

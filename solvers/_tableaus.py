@@ -26,7 +26,18 @@ from __future__ import annotations
 
 import dataclasses
 
+import jax.numpy as jnp
 import numpy as np
+
+
+def weighted_sum(weights, ks):
+    """``sum_i weights[i] * ks[i]`` with compile-time weights, skipping zeros."""
+    total = None
+    for weight, k in zip(weights, ks):
+        if weight != 0.0:
+            term = float(weight) * k
+            total = term if total is None else total + term
+    return jnp.zeros_like(ks[0]) if total is None else total
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

@@ -1,7 +1,8 @@
 """Explicit Runge-Kutta methods: fixed-step and embedded adaptive pairs.
 
-A method is data (a :class:`~solvers._tableaus.ButcherTableau` plus the constants of
-its step-size controller) and one pure function, :func:`rk_step`, that takes a step
+A method is data (a :class:`~solvers._tableaus.ButcherTableau`) and the pure functions
+of the method interface (``init``, ``step``, ``dense``, ``interpolate``; the contract
+is written out in ``docs/methods.md``). One step is
 
 .. math::
 
@@ -17,60 +18,98 @@ References:
 from __future__ import annotations
 
 import dataclasses
+from typing import Any, NamedTuple
 
 import jax.numpy as jnp
 
-from . import _tableaus
+from . import _interp, _tableaus
 from ._tableaus import ButcherTableau
+from ._tableaus import weighted_sum as _weighted_sum
+
+
+class Step(NamedTuple):
+    """What ``method.step`` returns.
+
+    Attributes:
+        y: the proposed new state ``(n,)``.
+        error: local error estimate ``(n,)`` (a pair of them for DOP853's combined
+            norm), or ``None`` for a fixed-step method.
+        dense_info: whatever ``method.dense`` needs to build this step's interpolant.
+        state: the method's state after the step (used only if the step is accepted).
+        status: integer status of the step (0: fine; e.g. a Newton failure otherwise).
+        num_fevals: evaluations of ``f`` this step made (a Python int or an array).
+    """
+
+    y: Any
+    error: Any
+    dense_info: Any
+    state: Any
+    status: Any
+    num_fevals: Any
 
 
 @dataclasses.dataclass(frozen=True)
 class ExplicitRK:
-    """An explicit Runge-Kutta method and its step-size controller constants.
+    """An explicit Runge-Kutta method given by its Butcher tableau.
 
-    The controller is the PID controller of Soderlind, "Digital filters in adaptive
-    time-stepping", ACM TOMS 29 (2003) 1-26: with ``r_n = 1 / error_ratio_n`` and
-    ``k = error_order + 1``, the step is scaled by
-    ``safety * r_n^((p+i+d)/k) * r_{n-1}^(-(p+2d)/k) * r_{n-2}^(d/k)``, clipped to
-    ``[factormin, factormax]`` after an accepted step and ``[factormin, safety]`` after a
-    rejected one. The default (``icoeff=1``, others 0) is the classical I controller;
-    ``pcoeff=0.4, icoeff=0.3`` gives Hairer's PI controller.
+    Implements the method interface of ``docs/methods.md``: ``init`` (the FSAL stage
+    ``f(t0, y0)``, or nothing), ``step`` (the stages, the new state and the embedded
+    error estimate), ``dense`` (the coefficients of the continuous extension, formed
+    only for steps that need them) and ``interpolate``.
 
     Attributes:
         tableau: the Butcher tableau.
-        pcoeff, icoeff, dcoeff: PID coefficients.
-        safety, factormin, factormax: step-size factor safety and bounds.
     """
 
     tableau: ButcherTableau
-    pcoeff: float = 0.0
-    icoeff: float = 1.0
-    dcoeff: float = 0.0
-    safety: float = 0.9
-    factormin: float = 0.2
-    factormax: float = 10.0
 
     @property
     def name(self) -> str:
         return self.tableau.name
 
     @property
+    def order(self) -> int:
+        return self.tableau.order
+
+    @property
+    def error_order(self) -> int | None:
+        return self.tableau.error_order
+
+    @property
     def adaptive(self) -> bool:
         return self.tableau.adaptive
 
     @property
-    def order(self) -> int:
-        return self.tableau.order
+    def dense_fevals(self) -> int:
+        """Extra evaluations of ``f`` that ``dense`` makes (DOP853's extra stages)."""
+        extra = len(self.tableau.extra_c)
+        if self.tableau.dense == "poly":
+            return 0
+        return extra + (0 if self.tableau.fsal else 1)
 
+    def init(self, f, t0, y0, args, f0):
+        """The method's state at ``(t0, y0)`` (``f0 = f(t0, y0, args)``, already
+        evaluated by the loop): ``f0`` itself for FSAL tableaus, nothing otherwise."""
+        return f0 if self.tableau.fsal else ()
 
-def _weighted_sum(weights, ks):
-    """``sum_i weights[i] * ks[i]`` with compile-time weights, skipping zeros."""
-    total = None
-    for weight, k in zip(weights, ks):
-        if weight != 0.0:
-            term = float(weight) * k
-            total = term if total is None else total + term
-    return jnp.zeros_like(ks[0]) if total is None else total
+    def step(self, f, t, y, h, args, state) -> Step:
+        tableau = self.tableau
+        f0 = state if tableau.fsal else f(t, y, args)
+        y1, ks = rk_stages(tableau, lambda s, z: f(s, z, args), t, y, h, f0)
+        error = error_estimate(tableau, h, ks) if tableau.adaptive else None
+        new_state = ks[-1] if tableau.fsal else ()
+        fevals = tableau.num_stages - (1 if tableau.fsal else 0)
+        return Step(y1, error, tuple(ks), new_state, jnp.zeros((), jnp.int32), fevals)
+
+    def dense(self, f, t, h, y0, y1, dense_info, args):
+        """Coefficients ``C`` ``(d, n)`` with ``y(t + theta h) = y0 + sum_j phi_j(theta) C_j``."""
+        return _interp.dense_coefficients(
+            self.tableau, lambda s, z: f(s, z, args), t, y0, y1, h, list(dense_info)
+        )
+
+    def interpolate(self, y0, coefficients, theta):
+        """``y(t + theta h)`` inside the step, ``0 <= theta <= 1``."""
+        return _interp.dense_evaluate(self.tableau, y0, coefficients, theta)
 
 
 def rk_stages(tableau: ButcherTableau, f, t, y, h, f0):
@@ -99,10 +138,10 @@ def rk_stages(tableau: ButcherTableau, f, t, y, h, f0):
 
 
 def error_estimate(tableau: ButcherTableau, h, ks):
-    """Local error estimate(s) ``h sum_i b_error_i k_i`` (two for DOP853)."""
+    """Local error estimate ``h sum_i b_error_i k_i``; a pair of them for DOP853."""
     first = h * _weighted_sum(tableau.b_error, ks)
     if tableau.b_error2 is None:
-        return first, None
+        return first
     return first, h * _weighted_sum(tableau.b_error2, ks)
 
 
@@ -134,37 +173,37 @@ def RK4() -> ExplicitRK:
     return ExplicitRK(_tableaus.RK4)
 
 
-def Bosh3(**controller) -> ExplicitRK:
+def Bosh3() -> ExplicitRK:
     """Bogacki-Shampine 3(2) pair, FSAL, cubic Hermite dense output.
 
     Bogacki & Shampine, Appl. Math. Lett. 2 (1989) 321-325.
     """
-    return ExplicitRK(_tableaus.BOSH3, **controller)
+    return ExplicitRK(_tableaus.BOSH3)
 
 
-def Dopri5(**controller) -> ExplicitRK:
+def Dopri5() -> ExplicitRK:
     """Dormand-Prince 5(4) pair, FSAL, Shampine's 4th-order dense output.
 
     Dormand & Prince, J. Comput. Appl. Math. 6 (1980) 19-26.
     """
-    return ExplicitRK(_tableaus.DOPRI5, **controller)
+    return ExplicitRK(_tableaus.DOPRI5)
 
 
-def Tsit5(**controller) -> ExplicitRK:
+def Tsit5() -> ExplicitRK:
     """Tsitouras 5(4) pair, FSAL, 4th-degree dense output. The default method.
 
     Tsitouras, Comput. Math. Appl. 62 (2011) 770-775.
     """
-    return ExplicitRK(_tableaus.TSIT5, **controller)
+    return ExplicitRK(_tableaus.TSIT5)
 
 
-def Dopri8(**controller) -> ExplicitRK:
+def Dopri8() -> ExplicitRK:
     """Dormand-Prince 8(5,3) (Hairer's DOP853): FSAL, 7th-order dense output.
 
     Error estimated by Hairer's combination of the 5th- and 3rd-order embedded
     solutions. Hairer, Norsett & Wanner (1993), section II.10.
     """
-    return ExplicitRK(_tableaus.DOPRI8, **controller)
+    return ExplicitRK(_tableaus.DOPRI8)
 
 
 METHODS = {

@@ -23,7 +23,8 @@ import numpy as np
 import optax
 from jaxtyping import Array, ArrayLike, PyTree
 
-from ._solve import solve, status_message
+from ._solution import status_message
+from ._solve import solve
 
 __all__ = ["FitError", "FitResult", "fit"]
 

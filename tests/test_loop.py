@@ -1,5 +1,6 @@
-"""The integration loops: the checkpointed and direct discrete adjoints, their
-segment bookkeeping, the fixed-step grid and the ``lax.scan`` path."""
+"""The integration loop and the discrete adjoints: checkpoint levels, the online
+thinning of snapshots, multilevel replay against the direct adjoint, the fixed-step
+grid, status codes."""
 
 import dataclasses
 import functools
@@ -12,25 +13,32 @@ from helpers import decay, oscillator
 from jax import lax
 
 import solvers
-from solvers import _loop
+from solvers import _adjoint, _loop, _solution
+from solvers._control import PIDController, fixed_step_count
 from solvers.explicit import Dopri5, Euler, Tsit5
+
+
+def _config(max_steps, **options):
+    return _loop.LoopConfig(
+        method=Tsit5(), controller=PIDController(), max_steps=max_steps, **options
+    )
 
 
 @pytest.mark.parametrize("max_steps", [1, 2, 3, 4, 5, 10, 17, 99, 100, 101, 4096, 100_000])
 @pytest.mark.parametrize("checkpoints", [2, 4, 64])
 def test_checkpoint_levels_cover_max_steps(max_steps, checkpoints):
-    cfg = _loop.LoopConfig(method=Tsit5(), max_steps=max_steps, checkpoints=checkpoints)
     # The forward pass's stride doubles from s when the (C s)-th step is accepted.
-    stride = cfg.max_stride
+    stride = _adjoint.max_stride(checkpoints, max_steps)
+    levels = _adjoint.levels(checkpoints, max_steps)
     assert checkpoints * stride > max_steps
     assert stride == 1 or checkpoints * (stride // 2) <= max_steps
     # `levels` splits of a segment of `stride` steps leave at most C steps per piece.
     length = stride
-    for _ in range(cfg.levels):
+    for _ in range(levels):
         length = -(-length // checkpoints)
     assert length <= checkpoints
     # Memory: C snapshots per level, logarithmic in max_steps.
-    assert cfg.levels <= max(0, np.log(max_steps) / np.log(checkpoints)) + 1
+    assert levels <= max(0, np.log(max_steps) / np.log(checkpoints)) + 1
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -43,7 +51,7 @@ def _simulate_thinning(capacity, accepts):
         step = step + accept.astype(jnp.int32)
         return (records.add(step, step.astype(jnp.float64), accept), step), None
 
-    start = (_loop._Thinning.start(capacity, jnp.zeros(())), jnp.zeros((), jnp.int32))
+    start = (_adjoint.Thinning.start(capacity, jnp.zeros(())), jnp.zeros((), jnp.int32))
     return lax.scan(body, start, accepts)[0]
 
 
@@ -88,7 +96,10 @@ def test_thinning_snapshots_cover_the_run(capacity, seed):
     ],
 )
 def test_fixed_grid(t0, t1, dt, num):
-    assert _loop.fixed_grid(t0, t1, dt) == num
+    assert fixed_step_count(t1 - t0, dt) == num
+    # The traced count follows the same rule.
+    traced = jax.jit(fixed_step_count)(jnp.float64(t1 - t0), jnp.float64(dt))
+    assert int(traced) == num
 
 
 @functools.cache
@@ -123,7 +134,7 @@ def test_discrete_adjoint_over_many_segments():
     for adjoint in ["checkpoint", "direct"]:
         run, ts = _gradient_function(adjoint, 400)
         (value, accepted), gradients[adjoint] = run(k, y0)
-        assert int(accepted) > 2 * _loop.LoopConfig(Tsit5(), 400).checkpoints
+        assert int(accepted) > 2 * _config(400).checkpoints
         ts = np.asarray(ts)
         dk, dy0 = gradients[adjoint]
         np.testing.assert_allclose(value, np.sum(y0 * np.exp(-k * ts)), rtol=1e-10)
@@ -141,11 +152,12 @@ def _checkpoint_and_direct(cfg, ts, rtol):
         return oscillator(t, y, args[0])
 
     def loss(adjoint, omega, y0):
-        run = _loop.make_adaptive_solver(dataclasses.replace(cfg, adjoint=adjoint), field)
-        ys, stats, status = run(
-            (omega,), y0, jnp.float64(ts[0]), jnp.float64(ts[-1]), ts, None, rtol, rtol / 100
+        run = _adjoint.make_solver(dataclasses.replace(cfg, adjoint=adjoint), field, ())
+        options = _loop.Options(jnp.float64(rtol), jnp.float64(rtol / 100))
+        outputs, stats, status = run(
+            (omega,), y0, jnp.float64(ts[0]), jnp.float64(ts[-1]), ts, options
         )
-        return jnp.sum(jnp.sin(ys)), stats["num_accepted"]
+        return jnp.sum(jnp.sin(outputs["ys"])), stats["num_accepted"]
 
     results = {}
     for adjoint in ["checkpoint", "direct"]:
@@ -162,10 +174,10 @@ def test_multilevel_checkpoint_adjoint_matches_direct(head):
     after a head of recorded steps (none, part of the run, the whole run): its
     gradient equals the direct adjoint's to round-off, save points included."""
     max_steps, checkpoints = 300, 4
-    cfg = _loop.LoopConfig(Tsit5(), max_steps, "checkpoint", checkpoints, head)
+    cfg = _config(max_steps, checkpoints=checkpoints, head=head)
     ts = jnp.array([0.0, 0.3, 0.3, 1.7, 4.0, 9.9, 10.0])
     checkpoint, direct, accepted = _checkpoint_and_direct(cfg, ts, 1e-8)
-    assert cfg.levels >= 3 and accepted > checkpoints**3
+    assert _adjoint.levels(checkpoints, max_steps) >= 3 and accepted > checkpoints**3
     # The head takes `head` steps (the whole run for head=1024, capped by max_steps).
     assert cfg.head_length(jnp.zeros(2)) == min(head, max_steps)
     assert (accepted > head + checkpoints**3) == (head < 1024)
@@ -177,56 +189,68 @@ def test_default_checkpoint_adjoint_past_its_head_matches_direct():
     """The default configuration (1024 recorded steps, C = 64, one level below the
     forward pass's snapshots) on a run long enough that segments after the head are
     longer than C and get split: equal to the direct adjoint to round-off."""
-    cfg = _loop.LoopConfig(Tsit5(), 20_000)
+    cfg = _config(20_000)
     ts = jnp.linspace(0.0, 100.0, 41)
     checkpoint, direct, accepted = _checkpoint_and_direct(cfg, ts, 1e-11)
-    head, capacity = cfg.head_length(jnp.zeros(2)), cfg.checkpoints
-    assert (head, capacity, cfg.levels) == (1024, 64, 1)
+    head, (capacity, lean) = cfg.head_length(jnp.zeros(2)), cfg.slots(jnp.zeros(2))
+    assert (head, capacity, lean, _adjoint.levels(capacity, 20_000)) == (1024, 64, False, 1)
     # The thinned stride exceeds C (segments are split) once the tail passes C^2 / 2.
     assert accepted > head + capacity**2 // 2, accepted
     np.testing.assert_allclose(checkpoint[0], direct[0], rtol=1e-12)
     np.testing.assert_allclose(checkpoint[1], direct[1], rtol=1e-12)
 
 
-def test_integrate_fixed_scan_matches_the_while_loop():
-    """The static-grid scan and the traced-length loop take the same steps."""
-    method = solvers.RK4()
+def test_static_and_traced_fixed_grids_take_the_same_steps_and_evaluations():
+    """One rule for fixed steps: a concrete grid and a traced one (same t_span, dt) take
+    the same steps, count the same evaluations and give the same answer."""
     ts = jnp.array([0.0, 0.25, 0.61, 1.0])
-
-    def flat_field(t, y, args):
-        return oscillator(t, y, args[0])
-
     y0 = jnp.array([1.0, 0.0])
-    num = _loop.fixed_grid(0.0, 1.0, 0.1)
-    scan = jax.jit(
-        lambda omega: _loop.integrate_fixed(
-            method,
-            flat_field,
-            (omega,),
-            y0,
-            jnp.asarray(0.0),
-            jnp.asarray(1.0),
-            jnp.asarray(0.1),
-            num,
-            ts,
-        )
-    )
-    ys, stats, status = scan(1.3)
-    assert int(status) == 0 and int(stats["num_steps"]) == 10
+    static = solvers.solve(oscillator, y0, (0.0, 1.0), 1.3, method="rk4", dt=0.1, ts=ts)
     traced = jax.jit(
         lambda t1: solvers.solve(oscillator, y0, (0.0, t1), 1.3, method="rk4", dt=0.1, ts=ts)
     )(1.0)
-    np.testing.assert_allclose(ys, traced.ys, rtol=1e-12, atol=1e-14)
+    assert int(static.stats["num_steps"]) == int(traced.stats["num_steps"]) == 10
+    # f(t0, y0) once, 4 stages a step, and the end slope of the Hermite interpolant in
+    # the 3 steps that hold a save point.
+    assert int(static.stats["num_fevals"]) == int(traced.stats["num_fevals"]) == 1 + 40 + 3
+    np.testing.assert_allclose(static.ys, traced.ys, rtol=1e-12, atol=1e-14)
 
 
-def test_fixed_step_with_static_grid_uses_scan():
-    """Concrete t_span and dt: the fixed-step solve is a lax.scan (no while loop),
-    natively differentiable and free of the adjoint's replay."""
-    jaxpr = jax.make_jaxpr(
-        lambda k: solvers.solve(decay, jnp.array(1.0), (0.0, 1.0), k, method="rk4", dt=0.1).ys
-    )(0.5)
-    text = str(jaxpr)
-    assert "scan" in text and "while" not in text, "no lax.scan in the fixed-step solve"
+def test_long_fixed_step_run_on_a_concrete_grid_ignores_max_steps_and_stores_nothing():
+    """120,000 RK4 steps (6,000 periods at dt = P/20) with the default max_steps, in
+    memory that does not grow with the number of steps."""
+    period = 2 * np.pi
+
+    def run(steps_per_period, periods):
+        return solvers.solve(
+            oscillator,
+            jnp.array([1.0, 0.0]),
+            (0.0, periods * period),
+            1.0,
+            method="rk4",
+            dt=period / steps_per_period,
+            throw=False,
+        )
+
+    sol = run(20, 6000)
+    assert int(sol.status) == 0 and int(sol.stats["num_steps"]) == 120_000
+    # RK4's map for u = q + i v (u' = -i u) is u -> R(-i h) u with R its stability
+    # polynomial: the exact result of 120,000 steps, damping and phase error included.
+    z = -1j * period / 20
+    amplification = 1 + z + z**2 / 2 + z**3 / 6 + z**4 / 24
+    u = amplification**120_000
+    np.testing.assert_allclose(sol.ys[-1], [u.real, u.imag], atol=1e-8)
+
+    def scratch(periods):
+        return (
+            jax.jit(lambda: run(20, periods).ys)
+            .lower()
+            .compile()
+            .memory_analysis()
+            .temp_size_in_bytes
+        )
+
+    assert scratch(6000) == scratch(60)
 
 
 def test_non_finite_step_stops_fixed_and_adaptive_loops():
@@ -237,19 +261,19 @@ def test_non_finite_step_stops_fixed_and_adaptive_loops():
         sol = solvers.solve(
             blows_up, jnp.ones(1), (0.0, 1.0), method=method, dt=dt, throw=False, max_steps=1000
         )
-        assert int(sol.status) == _loop.NONFINITE
+        assert int(sol.status) == _solution.NONFINITE
         assert int(sol.stats["num_steps"]) < 1000
         assert np.all(np.isnan(np.asarray(sol.ys)))
 
 
 def test_status_codes_are_distinct_and_documented():
     codes = [
-        _loop.SUCCESS,
-        _loop.MAX_STEPS_REACHED,
-        _loop.STEP_SIZE_UNDERFLOW,
-        _loop.NONFINITE,
-        _loop.NEWTON_DIVERGENCE,
-        _loop.INVALID_INPUT,
+        _solution.SUCCESS,
+        _solution.MAX_STEPS_REACHED,
+        _solution.STEP_SIZE_UNDERFLOW,
+        _solution.NONFINITE,
+        _solution.NEWTON_DIVERGENCE,
+        _solution.INVALID_INPUT,
     ]
     assert codes == [0, 1, 2, 3, 4, 5]
     for code in codes:

@@ -1,0 +1,803 @@
+"""Adjoint strategies: how reverse mode differentiates through the loop.
+
+Each strategy is one object with the two halves of a custom VJP, ``forward`` (run
+the loop, keep residuals) and ``backward`` (turn output cotangents into input
+cotangents); :func:`make_solver` is the one custom-VJP skeleton they plug into.
+
+* :class:`DiscreteAdjoint` (``"direct"`` and ``"checkpoint"``): the exact adjoint of
+  the computed solution ("discretise-then-optimise"), step sizes held fixed. Its
+  backward pass replays accepted steps through ``method.step`` and differentiates
+  each one with ``jax.vjp``; a method with a nonlinear solve inside its step only
+  needs that solve to be differentiable (e.g. by the implicit function theorem).
+
+  ``"direct"`` records every accepted step (memory ``O(max_steps)``, no replay).
+  ``"checkpoint"`` records the first ``H`` accepted steps outright (``H`` at most
+  1024 and ``LoopConfig.head_bytes``), then keeps ``C`` snapshots of the loop state,
+  thinned online: it snapshots every ``s``-th accepted step (``s = 1`` at first) and
+  when all ``C`` slots are full doubles ``s``, overwriting the snapshots that fall
+  off the stride, oldest first. The backward pass takes the segments between
+  snapshots in reverse order: a segment of at most ``C`` steps is replayed once,
+  recording each step, and swept backwards; a longer one is replayed once to lay
+  ``C`` evenly spaced snapshots one level down, and each piece is handled the same
+  way. Memory is ``O(C log_C max_steps)`` snapshots (Griewank & Walther,
+  *Evaluating Derivatives*, 2nd ed., SIAM 2008, ch. 12).
+
+* :class:`Backsolve` (``"backsolve"``): the continuous adjoint, O(1) memory in the
+  number of steps. The backward pass integrates
+
+      y' = f(t, y, p),    a' = -a^T df/dy,    g' = -a^T df/dp
+
+  backwards from save point to save point, restarting ``y`` from the saved value at
+  each, with the forward solve's method and tolerances. Its gradient is accurate to
+  about the tolerance and unreliable for chaotic or stiff problems; a backward solve
+  that fails makes every cotangent NaN. (Pontryagin et al. 1962; Chen et al.,
+  "Neural Ordinary Differential Equations", NeurIPS 2018.)
+
+Outputs reach the backward pass as cotangents of: the save points (their position
+``theta`` in their step and the interpolant's slope there are recorded by the
+forward pass), the final state, the event times and states (differentiated through
+the event's root by the implicit function theorem), the states of every accepted step
+(``save_steps``) and the dense output's coefficients (``dense=True``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, NamedTuple
+
+import equinox as eqx
+import equinox.internal as eqxi
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+from jax.flatten_util import ravel_pytree
+
+from . import _events
+from ._loop import (
+    LoopState,
+    Recorder,
+    advance,
+    dense_shape,
+    integrate,
+    running,
+    start_time,
+    stats,
+    store,
+    tree_where,
+)
+from ._solution import STATUS_MESSAGES, SUCCESS
+
+
+def public_outputs(out):
+    """The loop's outputs that leave the solver (the rest are adjoint residuals)."""
+    public = {"ys": out["ys"], "t_final": out["t_final"]}
+    if "events" in out:
+        events = out["events"]
+        public["events"] = (events["ts"], events["ys"], events["count"])
+    if "steps" in out:
+        public["steps"] = out["steps"]
+    if "dense" in out:
+        public["dense"] = out["dense"]
+    return public
+
+
+def make_solver(cfg, f, conditions):
+    """``run(args, y0, t0, t1, ts, options) -> (outputs, stats, status)``.
+
+    Differentiable in reverse mode through the strategy ``cfg.adjoint``; with
+    ``"forward"`` a plain loop (forward mode, ``jax.jvp``, only).
+    """
+
+    def primal(args, y0, t0, t1, ts, options):
+        out, state, _ = integrate(cfg, f, conditions, args, y0, t0, t1, ts, options)
+        return public_outputs(out), stats(state), state.status
+
+    if cfg.adjoint == "forward":
+        return primal
+    strategy = STRATEGIES[cfg.adjoint]
+    run = jax.custom_vjp(primal)
+
+    def forward(*inputs):
+        outputs, residuals = strategy.forward(cfg, f, conditions, *inputs)
+        return outputs, (residuals, outputs[2])
+
+    def backward(residuals, cotangents):
+        residuals, status = residuals
+        cotangents = strategy.backward(cfg, f, conditions, residuals, cotangents)
+        return _guard(cotangents, status, cfg.throw)
+
+    run.defvjp(forward, backward)
+    return run
+
+
+def _guard(cotangents, status, throw):
+    """A failed solve has no gradient: raise (``throw=True``; also when only the
+    gradient of a jitted loss is used, where the forward pass's check may be pruned)
+    or return NaN cotangents, never plausible numbers."""
+    failed = status != SUCCESS
+    leaves, treedef = jax.tree.flatten(cotangents)
+    inexact = [
+        i for i, leaf in enumerate(leaves) if jnp.issubdtype(jnp.result_type(leaf), jnp.inexact)
+    ]
+    if throw and inexact:
+        messages = tuple(
+            "solvers.solve failed, so its gradient does not exist: " + STATUS_MESSAGES[code]
+            for code in sorted(STATUS_MESSAGES)
+        )
+        first = inexact[0]
+        leaves[first] = eqx.branched_error_if(leaves[first], failed, status, messages)
+    else:
+        for i in inexact:
+            leaves[i] = jnp.where(failed, jnp.nan, leaves[i]).astype(leaves[i].dtype)
+    return jax.tree.unflatten(treedef, leaves)
+
+
+def _zero_inputs_bar(options):
+    return jax.tree.map(jnp.zeros_like, options)
+
+
+def _real_dot(a, b):
+    """``sum(a * b)``, real part: the cotangent of a real time from a state cotangent."""
+    return jnp.real(jnp.sum(a * b))
+
+
+# ------------------------------------------------------------------------ replay
+
+
+def step_map(cfg, f, options, t, h, y, args, with_dense):
+    """One accepted step as a function of ``(y, args)``: ``(y1, coefficients)``."""
+    method = cfg.method
+    f0 = f(start_time(t, options), y, args)
+    step = method.step(f, t, y, h, args, method.init(f, t, y, args, f0))
+    if not with_dense:
+        return step.y, None
+    return step.y, method.dense(f, t, h, y, step.y, step.dense_info, args)
+
+
+def _snapshot(state, lean):
+    """What a replay starts from; a lean snapshot leaves out the method's state."""
+    return (state.t, state.y, None if lean else state.method_state, state.controller_state)
+
+
+def _snapshot_slots(capacity, snapshot):
+    """``capacity`` slots for snapshots, the first holding ``snapshot``."""
+    return jax.tree.map(lambda x: jnp.zeros((capacity,) + x.shape, x.dtype).at[0].set(x), snapshot)
+
+
+def _step_buffers(length, y0, time_dtype):
+    """Buffers for ``(t, h, y)`` of ``length`` accepted steps."""
+    return (
+        jnp.zeros((length,), time_dtype),
+        jnp.zeros((length,), time_dtype),
+        jnp.zeros((length,) + y0.shape, y0.dtype),
+    )
+
+
+class Thinning(NamedTuple):
+    """Online snapshots of a loop of unknown length in ``C`` slots.
+
+    ``steps[i]`` is the accepted-step number of the snapshot in slot ``i`` (``-1``:
+    free). Snapshots are taken at the multiples of ``stride``; when every slot is full
+    and on the stride, the stride doubles and the snapshots that fall off it are
+    overwritten, oldest first, so the slots always cover the whole run with gaps of at
+    most ``stride`` steps. Steps that are rejected, off the stride or negative (still in
+    the head) leave the slots alone.
+    """
+
+    snapshots: Any
+    steps: jax.Array
+    stride: jax.Array
+
+    @classmethod
+    def start(cls, capacity, snapshot, filled=True):
+        """``C`` slots, the first holding ``snapshot`` as step 0 if ``filled`` (else
+        empty: the first :meth:`add` of step 0 fills it)."""
+        steps = jnp.full((capacity,), -1, jnp.int32).at[0].set(0 if filled else -1)
+        return cls(_snapshot_slots(capacity, snapshot), steps, jnp.ones((), jnp.int32))
+
+    def add(self, step, snapshot, accept):
+        """Offer ``snapshot`` as accepted step number ``step``."""
+        on_stride = accept & (step >= 0) & (step % self.stride == 0)
+        return lax.cond(
+            eqxi.unvmap_any(on_stride), lambda: self._take(step, snapshot, on_stride), lambda: self
+        )
+
+    def _take(self, step, snapshot, on_stride):
+        # `step` is on the stride. When every slot is full and on it, double it first.
+        used = self.steps >= 0
+        full = jnp.all(used)
+        double = on_stride & full & ~jnp.any(used & (self.steps % self.stride != 0))
+        stride = jnp.where(double, 2 * self.stride, self.stride)
+        take = on_stride & (step % stride == 0)
+        stale = used & (self.steps % stride != 0)
+        big = jnp.iinfo(jnp.int32).max
+        oldest_stale = jnp.argmin(jnp.where(stale, self.steps, big))
+        slot = jnp.where(full, oldest_stale, jnp.argmin(used)).astype(jnp.int32)
+        snapshots = jax.tree.map(
+            lambda buffer, value: store(buffer, slot, value, take), self.snapshots, snapshot
+        )
+        steps = store(self.steps, slot, step.astype(jnp.int32), take)
+        return Thinning(snapshots, steps, stride)
+
+    def segments(self, num_accepted):
+        """``(order, starts, counts, num_used)``: the slots in time order, the step
+        each starts at and the number of steps up to the next snapshot (or the end)."""
+        capacity = self.steps.shape[0]
+        big = jnp.iinfo(jnp.int32).max
+        order = jnp.argsort(jnp.where(self.steps >= 0, self.steps, big))
+        starts = self.steps[order]
+        num_used = jnp.sum(self.steps >= 0).astype(jnp.int32)
+        following = jnp.concatenate([starts[1:], starts[:1]])
+        last = jnp.arange(capacity, dtype=jnp.int32) >= num_used - 1
+        ends = jnp.where(last, num_accepted, following)
+        return order, starts, ends - starts, num_used
+
+
+def max_stride(capacity, max_steps):
+    """The largest stride the forward pass's snapshots can reach: it doubles from
+    ``s`` when the ``C * s``-th step is accepted, and at most ``max_steps`` are."""
+    stride = 1
+    while capacity * stride <= max_steps:
+        stride *= 2
+    return stride
+
+
+def levels(capacity, max_steps):
+    """Snapshot levels below the forward pass's, so that a base segment has at most
+    ``C`` steps: the checkpoint adjoint keeps ``C * (levels + 2)`` snapshots."""
+    length, count = max_stride(capacity, max_steps), 0
+    while length > capacity:
+        length = -(-length // capacity)
+        count += 1
+    return count
+
+
+def _replay(cfg, f, args, snapshot, t1, options, count, capacity, stride=None):
+    """Re-run ``count`` accepted steps from ``snapshot``.
+
+    ``stride=None``: record every accepted step's ``(t, h, y)`` (``count <= C``).
+    Otherwise: snapshot every ``stride``-th accepted step (and the start) into ``C``
+    slots, for the next level down.
+    """
+    t, y, method_state, controller_state = snapshot
+    lean = method_state is None
+    if lean:
+        method_state = cfg.method.init(f, t, y, args, f(start_time(t, options), y, args))
+    zero = jnp.zeros((), jnp.int32)
+    state = LoopState(
+        t, y, method_state, controller_state, zero, zero, zero, zero, zero, jnp.zeros((), bool)
+    )
+    if stride is None:
+        records = _step_buffers(capacity, y, t.dtype)
+    else:
+        records = _snapshot_slots(capacity, snapshot)
+
+    def still(state):
+        return running(state, t1) & (state.num_accepted < count)
+
+    def body(carry):
+        state, records = carry
+        active = still(state)
+        attempt = advance(cfg, f, args, state, t1, options)
+        new = tree_where(active, attempt.state, state)
+        accept = attempt.accept & active
+        if stride is None:
+            records = tuple(
+                store(buffer, state.num_accepted, value, accept)
+                for buffer, value in zip(records, (attempt.t, attempt.h, attempt.y))
+            )
+        else:
+            # The end of the segment (step `count`) starts no piece: not stored.
+            index = new.num_accepted // stride
+            keep = accept & (new.num_accepted % stride == 0) & (index < capacity)
+            records = jax.tree.map(
+                lambda buffer, value: store(buffer, index, value, keep),
+                records,
+                _snapshot(new, lean),
+            )
+        return new, records
+
+    return lax.while_loop(lambda carry: eqxi.unvmap_any(still(carry[0])), body, (state, records))[1]
+
+
+class _Sweep(NamedTuple):
+    """What the reverse sweep injects into the adjoint at each step.
+
+    ``ts``, ``save_y_bar``, ``save_c_bar``: the save points (sorted), the cotangents
+    they pass to their step's start and dense coefficients. ``by_index(g)``: the
+    direct cotangents of the state at the start of accepted step ``g`` (events,
+    saved steps, dense output) and of step ``g``'s dense coefficients.
+    """
+
+    ts: Any
+    save_y_bar: Any
+    save_c_bar: Any
+    by_index: Any
+    with_dense: bool
+
+
+def _reverse_sweep(cfg, f, args, t1, options, sweep, records, count, base, carry):
+    """Propagate cotangents backwards through ``count`` recorded steps, the first of
+    them accepted step number ``base``.
+
+    ``carry = (y_bar, args_bar, ts_bar, save_pointer)``: the cotangent of the state at
+    the end of the last step, of ``args``, of the save times, and the index of the last
+    save point not yet processed.
+    """
+    record_t, record_h, record_y = records
+
+    def body(loop):
+        index, (y_bar, args_bar, ts_bar, pointer) = loop
+        t, h, y = record_t[index], record_h[index], record_y[index]
+        (_, coefficients), vjp = jax.vjp(
+            lambda y_, a_: step_map(cfg, f, options, t, h, y_, a_, sweep.with_dense), y, args
+        )
+        direct_bar = jnp.zeros_like(y)
+        coefficient_bar = (
+            None if coefficients is None else jax.tree.map(jnp.zeros_like, coefficients)
+        )
+        if sweep.ts is not None:
+
+            def save_pending(inner):
+                pointer = inner[0]
+                return (pointer >= 0) & (sweep.ts[jnp.maximum(pointer, 0)] > t)
+
+            def save_body(inner):
+                pointer, c_bar, d_bar = inner
+                return (
+                    pointer - 1,
+                    jax.tree.map(lambda a, b: a + b[pointer], c_bar, sweep.save_c_bar),
+                    d_bar + sweep.save_y_bar[pointer],
+                )
+
+            pointer, coefficient_bar, direct_bar = lax.while_loop(
+                save_pending, save_body, (pointer, coefficient_bar, direct_bar)
+            )
+        if sweep.by_index is not None:
+            extra_direct, extra_c = sweep.by_index(base + index)
+            direct_bar = direct_bar + extra_direct
+            if extra_c is not None:
+                coefficient_bar = jax.tree.map(jnp.add, coefficient_bar, extra_c)
+        y_bar_step, args_bar_step = vjp((y_bar, coefficient_bar))
+        args_bar = jax.tree.map(jnp.add, args_bar, args_bar_step)
+        return index - 1, (y_bar_step + direct_bar, args_bar, ts_bar, pointer)
+
+    return lax.while_loop(lambda loop: loop[0] >= 0, body, (count - 1, carry))[1]
+
+
+def _reverse_segment(
+    cfg, f, args, t1, options, sweep, level, capacity, snapshot, count, base, carry
+):
+    """Propagate cotangents backwards through the ``count`` accepted steps that
+    follow ``snapshot`` (the first is step ``base``), with ``level`` snapshot levels
+    left to split them.
+
+    At level 0 (``count <= C``): replay the steps, recording them, and sweep them
+    backwards. Above: a segment of more than ``C`` steps is replayed once to lay ``C``
+    snapshots ``ceil(count / C)`` steps apart, and each piece is taken in reverse one
+    level down; a segment of at most ``C`` steps is one piece, passed down without a
+    replay. (No ``lax.cond``: under ``vmap`` it would run both branches.)
+    """
+    if level == 0:
+        steps = _replay(cfg, f, args, snapshot, t1, options, count, capacity)
+        return _reverse_sweep(cfg, f, args, t1, options, sweep, steps, count, base, carry)
+
+    short = count <= capacity
+    stride = jnp.where(short, jnp.maximum(count, 1), (count + capacity - 1) // capacity)
+    replayed = jnp.where(short, 0, count)  # a short segment needs no snapshots
+    snapshots = _replay(cfg, f, args, snapshot, t1, options, replayed, capacity, stride)
+    pieces = (count + stride - 1) // stride
+
+    def body(loop):
+        piece, carry = loop
+        start = jax.tree.map(lambda buffer: buffer[piece], snapshots)
+        length = jnp.minimum(stride, count - piece * stride)
+        carry = _reverse_segment(
+            cfg,
+            f,
+            args,
+            t1,
+            options,
+            sweep,
+            level - 1,
+            capacity,
+            start,
+            length,
+            base + piece * stride,
+            carry,
+        )
+        return piece - 1, carry
+
+    return lax.while_loop(lambda loop: loop[0] >= 0, body, (pieces - 1, carry))[1]
+
+
+# ------------------------------------------------------------ discrete adjoint
+
+
+def _event_map(cfg, f, condition, options, t, h, y, args):
+    """An event's ``(time, state)`` as a function of its step's start and ``args``."""
+    method = cfg.method
+
+    def of(y, args):
+        _, coefficients = step_map(cfg, f, options, t, h, y, args, True)
+
+        def G(theta, operands):
+            t_, h_, y_, c_, a_ = operands
+            return condition(t_ + theta * h_, method.interpolate(y_, c_, theta), a_)
+
+        theta = _events.find_root(G, (t, h, y, coefficients, args))
+        return t + theta * h, method.interpolate(y, coefficients, theta)
+
+    return of
+
+
+def _event_cotangents(cfg, f, conditions, options, args, events, ts_bar, ys_bar):
+    """Cotangents of each recorded crossing's step start ``(E, K, n)`` and of ``args``."""
+    capacity = events["ts"].shape[1]
+    y_bars, args_bar = [], jax.tree.map(jnp.zeros_like, args)
+    for index, condition in enumerate(conditions):
+        valid = jnp.arange(capacity, dtype=jnp.int32) < events["count"][index]
+
+        def one(t, h, y, t_bar, y_bar, ok, condition=condition):
+            # A harmless step for unused slots; their results are discarded below.
+            h = jnp.where(ok, h, 1)
+            _, vjp = jax.vjp(_event_map(cfg, f, condition, options, t, h, y, args), y, args)
+            y_n_bar, a_bar = vjp((t_bar, y_bar))
+            return tree_where(ok, (y_n_bar, a_bar), jax.tree.map(jnp.zeros_like, (y_n_bar, a_bar)))
+
+        y_n_bar, a_bar = jax.vmap(one)(
+            events["step_t"][index],
+            events["step_h"][index],
+            events["step_y"][index],
+            ts_bar[index],
+            ys_bar[index],
+            valid,
+        )
+        y_bars.append(y_n_bar)
+        args_bar = jax.tree.map(lambda a, b: a + jnp.sum(b, axis=0), args_bar, a_bar)
+    return jnp.stack(y_bars), args_bar
+
+
+@dataclasses.dataclass(frozen=True)
+class DiscreteAdjoint:
+    """The exact adjoint of the accepted steps: ``"direct"`` or ``"checkpoint"``."""
+
+    kind: str
+
+    def recorder(self, cfg, y0, time_dtype):
+        if self.kind == "direct":
+
+            def init(state):
+                return _step_buffers(cfg.max_steps, y0, time_dtype)
+
+            def add(records, state, attempt):
+                return tuple(
+                    store(buffer, state.num_accepted, value, attempt.accept)
+                    for buffer, value in zip(records, (attempt.t, attempt.h, attempt.y))
+                )
+
+            return Recorder(init, add)
+
+        head = cfg.head_length(y0)
+        capacity, lean = cfg.slots(y0)
+
+        def init(state):
+            # The first `head` accepted steps are recorded outright; the thinned
+            # snapshots start from the state after them (from the start if none).
+            tail = Thinning.start(capacity, _snapshot(state, lean), filled=head == 0)
+            return _step_buffers(head, y0, time_dtype), tail
+
+        def add(records, state, attempt):
+            steps, tail = records
+            if head:
+                in_head = attempt.accept & (state.num_accepted < head)
+                steps = tuple(
+                    store(buffer, state.num_accepted, value, in_head)
+                    for buffer, value in zip(steps, (attempt.t, attempt.h, attempt.y))
+                )
+            # Steps after the head count from 0 for the thinned snapshots.
+            new = attempt.state
+            tail = tail.add(new.num_accepted - head, _snapshot(new, lean), attempt.accept)
+            return steps, tail
+
+        return Recorder(init, add)
+
+    def forward(self, cfg, f, conditions, args, y0, t0, t1, ts, options):
+        recorder = self.recorder(cfg, y0, t0.dtype)
+        out, state, records = integrate(cfg, f, conditions, args, y0, t0, t1, ts, options, recorder)
+        residuals = (
+            args,
+            y0,
+            t0,
+            t1,
+            ts,
+            options,
+            state.y,
+            state.num_accepted,
+            state.stopped,
+            out,
+            records,
+        )
+        return (public_outputs(out), stats(state), state.status), residuals
+
+    def backward(self, cfg, f, conditions, residuals, cotangents):
+        (args, y0, t0, t1, ts, options, y_final, num_accepted, stopped, out, records) = residuals
+        outputs_bar = cotangents[0]
+        method = cfg.method
+        ys_bar = outputs_bar["ys"]
+        t_final_bar = outputs_bar["t_final"]
+        with_dense = ts is not None or cfg.dense
+        zero_args = jax.tree.map(jnp.zeros_like, args)
+        y_start_bar = jnp.zeros_like(y0)  # cotangents that reach y0 directly
+
+        # Cotangents of the final state and time: a terminal event's, if it stopped.
+        final_y_bar = ys_bar[0] if ts is None else jnp.zeros_like(y0)
+        steps_bar = None
+        if cfg.save_steps:
+            steps_bar = outputs_bar["steps"][1]
+            last = steps_bar[num_accepted]
+            final_y_bar = final_y_bar + last
+            steps_bar = steps_bar.at[num_accepted].set(0)
+            y_start_bar = y_start_bar + steps_bar[0]
+
+        by_index_parts = []
+        args_bar_events = zero_args
+        if conditions:
+            events = out["events"]
+            ev_ts_bar, ev_ys_bar, _ = outputs_bar["events"]
+            stop_event = events["stop_event"]
+            stop_slot = events["count"][jnp.maximum(stop_event, 0)] - 1
+            capacity = events["ts"].shape[1]
+            hit = (
+                (jnp.arange(len(conditions), dtype=jnp.int32)[:, None] == stop_event)
+                & (jnp.arange(capacity, dtype=jnp.int32)[None, :] == stop_slot)
+                & stopped
+            )
+            ev_ts_bar = ev_ts_bar + jnp.where(hit, t_final_bar, 0)
+            ev_ys_bar = ev_ys_bar + jnp.where(hit[..., None], final_y_bar, 0)
+            event_y_bar, args_bar_events = _event_cotangents(
+                cfg, f, conditions, options, args, events, ev_ts_bar, ev_ys_bar
+            )
+            step_index = events["step_index"]
+
+            def from_events(g):
+                match = (step_index == g)[..., None]
+                return jnp.sum(jnp.where(match, event_y_bar, 0), axis=(0, 1)), None
+
+            by_index_parts.append(from_events)
+        if steps_bar is not None:
+            by_index_parts.append(lambda g: (steps_bar[g], None))
+        if cfg.dense:
+            _, _, dense_y_bar, dense_c_bar = outputs_bar["dense"]
+            by_index_parts.append(
+                lambda g: (dense_y_bar[g], jax.tree.map(lambda c: c[g], dense_c_bar))
+            )
+
+        def by_index(g):
+            direct, coefficients = None, None
+            for part in by_index_parts:
+                d, c = part(g)
+                direct = d if direct is None else direct + d
+                if c is not None:
+                    coefficients = (
+                        c if coefficients is None else jax.tree.map(jnp.add, coefficients, c)
+                    )
+            return direct, coefficients
+
+        # The final state's cotangent enters at the end of the last step, unless a
+        # terminal event replaced that state (then it went to the event above).
+        y_bar = jnp.where(stopped, jnp.zeros_like(final_y_bar), final_y_bar)
+        if ts is None:
+            sweep = _Sweep(None, None, None, by_index if by_index_parts else None, with_dense)
+            carry = (y_bar, zero_args, jnp.zeros((1,), t0.dtype), jnp.asarray(-1, jnp.int32))
+        else:
+            thetas, slopes = out["thetas"], out["slopes"]
+            zero_c = jax.tree.map(
+                lambda s: jnp.zeros(s.shape, s.dtype), dense_shape(method, f, args, y0, t0)
+            )
+            save_y_bar, save_c_bar = jax.vmap(
+                lambda theta, bar: _interpolate_vjp(method, y0, zero_c, theta, bar)
+            )(thetas, ys_bar)
+            ts_bar = jax.vmap(_real_dot)(ys_bar, slopes)
+            sweep = _Sweep(ts, save_y_bar, save_c_bar, by_index if by_index_parts else None, True)
+            carry = (y_bar, zero_args, ts_bar, out["save_index"] - 1)
+
+        if self.kind == "direct":
+            carry = _reverse_sweep(
+                cfg, f, args, t1, options, sweep, records, num_accepted, 0, carry
+            )
+        else:
+            steps, tail = records
+            head = steps[0].shape[0]
+            capacity = tail.steps.shape[0]
+            depth = levels(capacity, cfg.max_steps)
+            # The tail first (the thinned snapshots after the head, last segment
+            # first), then the recorded head, without replay.
+            order, starts, counts, num_used = tail.segments(num_accepted - head)
+
+            def segment_body(loop):
+                segment, carry = loop
+                snapshot = jax.tree.map(lambda buffer: buffer[order[segment]], tail.snapshots)
+                carry = _reverse_segment(
+                    cfg,
+                    f,
+                    args,
+                    t1,
+                    options,
+                    sweep,
+                    depth,
+                    capacity,
+                    snapshot,
+                    counts[segment],
+                    head + starts[segment],
+                    carry,
+                )
+                return segment - 1, carry
+
+            carry = lax.while_loop(lambda loop: loop[0] >= 0, segment_body, (num_used - 1, carry))[
+                1
+            ]
+            if head:
+                count = jnp.minimum(num_accepted, head)
+                carry = _reverse_sweep(cfg, f, args, t1, options, sweep, steps, count, 0, carry)
+        y_bar, args_bar, ts_bar, pointer = carry
+        args_bar = jax.tree.map(jnp.add, args_bar, args_bar_events)
+        f0 = f(start_time(t0, options), y0, args)
+        if ts is None:
+            ts_out = None
+            # y(t1) moves with t1 (unless a terminal event ended the solve first).
+            t1_bar = jnp.where(stopped, 0, t_final_bar + _real_dot(ys_bar[0], f(t1, y_final, args)))
+        else:
+            # Save points at t0 return y0 itself.
+            at_start = (jnp.arange(ts.shape[0], dtype=jnp.int32) <= pointer)[:, None]
+            start_bar = jnp.sum(jnp.where(at_start, ys_bar, 0), axis=0)
+            y_start_bar = y_start_bar + start_bar
+            ts_out = ts_bar + jnp.where(
+                at_start[:, 0], jax.vmap(_real_dot, (0, None))(ys_bar, f0), 0
+            )
+            t1_bar = jnp.where(stopped, 0, t_final_bar)
+        y0_bar = y_bar + y_start_bar
+        # Every output moves with t0, the save points at t0 included.
+        t0_bar = -_real_dot(y0_bar, f0)
+        return (
+            args_bar,
+            y0_bar,
+            t0_bar.astype(t0.dtype),
+            jnp.asarray(t1_bar, t1.dtype),
+            None if ts_out is None else ts_out.astype(ts.dtype),
+            _zero_inputs_bar(options),
+        )
+
+
+def _interpolate_vjp(method, y0, zero_coefficients, theta, y_bar):
+    """A save point's cotangent split between its step's start and coefficients (the
+    interpolant is linear in both, so the cotangent does not depend on their values)."""
+    _, vjp = jax.vjp(
+        lambda y, c: method.interpolate(y, c, theta), jnp.zeros_like(y0), zero_coefficients
+    )
+    return vjp(y_bar)
+
+
+# ------------------------------------------------------------------- backsolve
+
+
+def _is_differentiable(leaf) -> bool:
+    return jnp.issubdtype(jnp.result_type(leaf), jnp.inexact)
+
+
+def _augmented_field(f, n, treedef, differentiable, dtype):
+    """The augmented vector field in reversed time ``s = -t``: the state is
+    ``z = [y, a, g]``; ``dy/ds = -f``, ``da/ds = a^T df/dy``, ``dg/ds = a^T df/dp``."""
+
+    def field(s, z, args):
+        leaves = jax.tree.leaves(args)
+        parameters = [leaf for leaf, keep in zip(leaves, differentiable) if keep]
+
+        def vector_field(y, parameters):
+            parameters = iter(parameters)
+            full = [
+                next(parameters) if keep else leaf for leaf, keep in zip(leaves, differentiable)
+            ]
+            return f(-s, y, jax.tree.unflatten(treedef, full))
+
+        y, a = z[:n], z[n : 2 * n]
+        dy, vjp = jax.vjp(vector_field, y, parameters)
+        a_dfdy, a_dfdp = vjp(a)
+        a_dfdp = ravel_pytree(a_dfdp)[0].astype(dtype)
+        return jnp.concatenate([-dy, a_dfdy, a_dfdp])
+
+    return field
+
+
+@dataclasses.dataclass(frozen=True)
+class Backsolve:
+    """The continuous adjoint (see the module docstring)."""
+
+    def forward(self, cfg, f, conditions, args, y0, t0, t1, ts, options):
+        out, state, _ = integrate(cfg, f, conditions, args, y0, t0, t1, ts, options)
+        residuals = (args, y0, t0, t1, ts, options, out["ys"])
+        return (public_outputs(out), stats(state), state.status), residuals
+
+    def backward(self, cfg, f, conditions, residuals, cotangents):
+        args, y0, t0, t1, ts, options, ys = residuals
+        outputs_bar = cotangents[0]
+        ys_bar = outputs_bar["ys"]
+        dtype = y0.dtype
+        n = y0.shape[0]
+        save_ts = t1[None] if ts is None else ts
+        num_saves = save_ts.shape[0]
+
+        leaves, treedef = jax.tree.flatten(args)
+        differentiable = tuple(_is_differentiable(leaf) for leaf in leaves)
+        parameters = [leaf for leaf, keep in zip(leaves, differentiable) if keep]
+        g_flat, unravel_g = ravel_pytree(parameters)
+        augmented = _augmented_field(f, n, treedef, differentiable, dtype)
+        backward_cfg = dataclasses.replace(cfg, adjoint="forward", progress=False)
+        backward_options = options._replace(
+            jump_ts=None if options.jump_ts is None else -options.jump_ts[::-1]
+        )
+
+        def interval(carry):
+            index, z, ok = carry
+            start = -save_ts[index + 1]
+            end = jnp.where(index >= 0, -save_ts[jnp.maximum(index, 0)], -t0)
+            out, state, _ = integrate(
+                backward_cfg, augmented, (), args, z, start, end, None, backward_options
+            )
+            z = out["ys"][0]
+            at_save = index >= 0
+            # Restart y from the forward solution; the save point's cotangent joins a.
+            saved = ys[jnp.maximum(index, 0)]
+            z = z.at[:n].set(jnp.where(at_save, saved, z[:n]))
+            z = z.at[n : 2 * n].add(jnp.where(at_save, ys_bar[jnp.maximum(index, 0)], 0))
+            return index - 1, z, ok & (state.status == SUCCESS)
+
+        z = jnp.concatenate([ys[-1], ys_bar[-1], jnp.zeros(g_flat.shape, dtype)])
+        # The loop stores only the augmented state: memory independent of the steps.
+        _, z, ok = lax.while_loop(
+            lambda carry: (carry[0] >= -1) & carry[2],
+            interval,
+            (jnp.asarray(num_saves - 2, jnp.int32), z, jnp.asarray(True)),
+        )
+
+        def checked(x):
+            return jnp.where(ok, x, jnp.nan).astype(jnp.result_type(x))
+
+        a0 = checked(z[n : 2 * n])
+        g = unravel_g(
+            checked(z[2 * n :]).real.astype(g_flat.dtype)
+            if not jnp.iscomplexobj(g_flat)
+            else checked(z[2 * n :])
+        )
+        g = iter(g)
+        args_bar = jax.tree.unflatten(
+            treedef,
+            [
+                next(g) if keep else np.zeros(np.shape(leaf), jax.dtypes.float0)
+                for leaf, keep in zip(leaves, differentiable)
+            ],
+        )
+        # d y(t_i) / d t_i = f(t_i, y(t_i)); moving t0 moves the whole solution.
+        slopes = jax.vmap(lambda t, y: f(t, y, args))(save_ts, ys)
+        ts_bar = checked(jax.vmap(_real_dot)(ys_bar, slopes))
+        t0_bar = checked(-_real_dot(a0, f(t0, y0, args)))
+        if ts is None:
+            ts_out, t1_bar = None, ts_bar[0] + outputs_bar["t_final"]
+        else:
+            ts_out, t1_bar = ts_bar.astype(ts.dtype), outputs_bar["t_final"]
+        return (
+            args_bar,
+            a0,
+            t0_bar.astype(t0.dtype),
+            jnp.asarray(t1_bar, t1.dtype),
+            ts_out,
+            _zero_inputs_bar(options),
+        )
+
+
+STRATEGIES = {
+    "direct": DiscreteAdjoint("direct"),
+    "checkpoint": DiscreteAdjoint("checkpoint"),
+    "backsolve": Backsolve(),
+}

@@ -1,0 +1,178 @@
+"""The :class:`Solution` record, status codes and their messages, :class:`SolveError`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike, PyTree
+
+SUCCESS = 0
+MAX_STEPS_REACHED = 1
+STEP_SIZE_UNDERFLOW = 2
+NONFINITE = 3
+NEWTON_DIVERGENCE = 4
+INVALID_INPUT = 5
+
+STATUS_MESSAGES = {
+    SUCCESS: "success",
+    MAX_STEPS_REACHED: (
+        "the solver used its whole budget of max_steps steps before reaching t1. Raise "
+        "max_steps (a long non-stiff run simply needs more steps), loosen rtol/atol, or, "
+        "if the problem is stiff (an explicit method then takes tiny steps), pass a "
+        "stiff solver such as method=diffrax.Kvaerno5()."
+    ),
+    STEP_SIZE_UNDERFLOW: (
+        "the step size underflowed: the error estimate stayed too large even for a "
+        "step at the limit of floating-point resolution. The solution may blow up "
+        "(finite-time singularity) or the problem is very stiff; check the vector "
+        "field and parameters, or use a stiff method."
+    ),
+    NONFINITE: (
+        "the state became non-finite (NaN or inf): the initial state, the parameters "
+        "or the vector field's value is not finite. Check y0, params and f; for a "
+        "fixed-step method try a smaller dt."
+    ),
+    NEWTON_DIVERGENCE: "Newton's iteration diverged in an implicit method.",
+    INVALID_INPUT: (
+        "invalid input: the save times ts must lie inside t_span and be monotone in the "
+        "direction of integration, and t_span, ts, dt, rtol, atol, max_step and jump_ts "
+        "must be finite (rtol, atol >= 0; dt non-zero; max_step > 0)."
+    ),
+}
+
+# The max_steps message when the accepted steps were not small: no hint of stiffness.
+MAX_STEPS_NOT_STIFF = (
+    "the solver used its whole budget of max_steps steps before reaching t1. Raise "
+    "max_steps: the run simply needs more steps (its step sizes do not suggest "
+    "stiffness)."
+)
+
+
+class SolveError(RuntimeError):
+    """A failed integration (``throw=True``); the message says what to change."""
+
+
+def status_message(status: int) -> str:
+    """Human-readable meaning of a ``Solution.status`` code."""
+    return STATUS_MESSAGES.get(int(status), f"unknown status {int(status)}")
+
+
+class EventRecord(eqx.Module):
+    """The crossings of one :class:`~solvers.Event` found during a solve.
+
+    Attributes:
+        ts: ``(max_events,)`` crossing times in the order found (NaN where unused).
+        ys: pytree like ``y0``, leaves ``(max_events, ...)``: the state at each crossing.
+        count: integer array, crossings found (may exceed ``max_events``).
+    """
+
+    ts: Array
+    ys: PyTree
+    count: Array
+
+
+class DenseOutput(eqx.Module):
+    """Every accepted step's interpolant (``solve(..., dense=True)``).
+
+    Attributes:
+        ts: ``(max_steps + 1,)`` step boundaries in integration order (NaN past the end;
+            the last one is a terminal event's time where one ended the solve).
+        hs: ``(max_steps,)`` each step's size (in the direction of integration).
+        ys: ``(max_steps, n)`` flat state at the start of each step.
+        coefficients: the method's dense coefficients of each step (leading axis
+            ``max_steps``).
+        count: number of steps recorded.
+    """
+
+    ts: Array
+    hs: Array
+    ys: Array
+    coefficients: Any
+    count: Array
+    direction: Array
+    interpolate: Any = eqx.field(static=True)
+    unravel: Any = eqx.field(static=True)
+
+    def __call__(self, t):
+        forward = self.direction * jnp.asarray(t, self.ts.dtype)
+        grid = self.direction * self.ts
+        last = jnp.maximum(self.count - 1, 0)
+        ends = jnp.where(jnp.arange(grid.shape[0], dtype=jnp.int32) <= self.count, grid, jnp.inf)
+        index = jnp.clip(jnp.searchsorted(ends, forward, side="right") - 1, 0, last)
+        h = self.hs[index]
+        theta = jnp.where(h > 0, (forward - grid[index]) / jnp.where(h > 0, h, 1), 0)
+        coefficients = jax.tree.map(lambda c: c[index], self.coefficients)
+        value = self.interpolate(self.ys[index], coefficients, theta)
+        inside = (forward >= grid[0]) & (forward <= grid[self.count]) & (self.count > 0)
+        return self.unravel(jnp.where(inside, value, jnp.nan))
+
+
+class Solution(eqx.Module):
+    """Result of :func:`solve`; a pytree, so it can leave ``jit`` and ``vmap``.
+
+    Attributes:
+        ts: ``(T,)`` save times (with ``ts=None``: ``t1``, or the time of a terminal
+            event).
+        ys: pytree like ``y0``; every leaf has a leading axis of length ``T``.
+        stats: dict of integer arrays ``num_steps`` (attempted), ``num_accepted``,
+            ``num_rejected``, ``num_fevals`` (-1 where unknown).
+        status: integer array, 0 on success (see :func:`status_message`).
+        derivatives: ``dy/dt`` at ``ts`` (used by :meth:`evaluate` without ``dense``).
+        events: one :class:`EventRecord` per event (empty tuple without events).
+        dense: the :class:`DenseOutput` with ``dense=True``, else ``None``.
+    """
+
+    ts: Array
+    ys: PyTree
+    stats: dict
+    status: Array
+    derivatives: PyTree
+    events: tuple = ()
+    dense: DenseOutput | None = None
+
+    @property
+    def message(self) -> str:
+        return status_message(self.status)
+
+    def evaluate(self, t: ArrayLike) -> PyTree:
+        """The solution at time(s) ``t`` (a scalar or an array of any shape).
+
+        With ``dense=True`` this is the method's own interpolant of the accepted step
+        that contains ``t`` (as accurate as the solution itself over the whole span).
+        Otherwise it is a cubic Hermite interpolation of the saved values and slopes
+        (third order in the spacing of ``ts``: save densely for accuracy here).
+        Returns NaN outside the integrated interval.
+        """
+        t = jnp.asarray(t, self.ts.dtype)
+        single = self.dense if self.dense is not None else self._hermite
+        flat = t.reshape(-1)
+        values = jax.vmap(single)(flat)
+        return jax.tree.map(lambda v: v.reshape(t.shape + v.shape[1:]), values)
+
+    def _hermite(self, t):
+        ts = self.ts
+        if ts.shape[0] == 1:
+            return jax.tree.map(lambda y: jnp.where(t == ts[0], y[0], jnp.nan), self.ys)
+        sign = jnp.where(ts[-1] >= ts[0], 1.0, -1.0).astype(ts.dtype)
+        index = jnp.clip(
+            jnp.searchsorted(sign * ts, sign * t, side="right") - 1, 0, ts.shape[0] - 2
+        )
+        t_left, t_right = ts[index], ts[index + 1]
+        h = t_right - t_left
+        theta = jnp.where(h != 0, (t - t_left) / jnp.where(h != 0, h, 1), 0)
+        inside = (sign * (t - ts[0]) >= 0) & (sign * (ts[-1] - t) >= 0)
+        h00 = (1 + 2 * theta) * (1 - theta) ** 2
+        h10 = theta * (1 - theta) ** 2
+        h01 = theta**2 * (3 - 2 * theta)
+        h11 = theta**2 * (theta - 1)
+
+        def leaf(y, dy):
+            value = (
+                h00 * y[index] + h10 * h * dy[index] + h01 * y[index + 1] + h11 * h * dy[index + 1]
+            )
+            return jnp.where(inside, value, jnp.nan)
+
+        return jax.tree.map(leaf, self.ys, self.derivatives)
