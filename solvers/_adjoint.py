@@ -71,7 +71,7 @@ from ._solution import STATUS_MESSAGES, SUCCESS
 
 def public_outputs(out):
     """The loop's outputs that leave the solver (the rest are adjoint residuals)."""
-    public = {"ys": out["ys"], "t_final": out["t_final"]}
+    public = {"ys": out["ys"], "t_final": out["t_final"], "stiffness": out["stiffness"]}
     if "events" in out:
         events = out["events"]
         public["events"] = (events["ts"], events["ys"], events["count"])

@@ -6,8 +6,9 @@ A controller is a small frozen object with three pure functions on its own state
 * ``init(method, f, t0, t1, y0, f0, args, dt, rtol, atol, max_step) -> (state, num_fevals)``
 * ``propose(t, t1, state) -> h``: the step to attempt next (the loop may shorten it
   to land on ``t1``, a jump time or ``max_step``);
-* ``adapt(method, y0, y1, error, h, clipped, state, rtol, atol, max_step)
-  -> (accept, state)``: accept or reject the step just attempted and choose the next.
+* ``adapt(method, t, y0, y1, error, h, clipped, state, rtol, atol, max_step)
+  -> (accept, state)``: accept or reject the step of size ``h`` just attempted from
+  ``t`` and choose the next.
 
 References:
     Hairer, Norsett & Wanner (1993), section II.4 (error norm, initial step
@@ -39,12 +40,12 @@ def error_ratio(errors, y0, y1, rtol, atol):
     scale = atol + rtol * jnp.maximum(jnp.abs(y0), jnp.abs(y1))
     if isinstance(errors, tuple):
         error, error3 = errors
-        ratio = rms_norm(error / scale)
-        ratio3 = rms_norm(error3 / scale)
+        ratio = rms_norm(jnp.abs(error) / scale)
+        ratio3 = rms_norm(jnp.abs(error3) / scale)
         denominator = jnp.sqrt(ratio**2 + 0.01 * ratio3**2)
         ratio = jnp.where(denominator > 0, ratio**2 / jnp.where(denominator > 0, denominator, 1), 0)
     else:
-        ratio = rms_norm(errors / scale)
+        ratio = rms_norm(jnp.abs(errors) / scale)
     finite = jnp.isfinite(ratio) & jnp.all(jnp.isfinite(y1))
     return jnp.where(finite, ratio, jnp.inf)
 
@@ -57,13 +58,13 @@ def initial_step(f, t0, t1, y0, f0, error_order, rtol, atol):
     """
     span = t1 - t0
     scale = atol + rtol * jnp.abs(y0)
-    d0 = rms_norm(y0 / scale)
-    d1 = rms_norm(f0 / scale)
+    d0 = rms_norm(jnp.abs(y0) / scale)
+    d1 = rms_norm(jnp.abs(f0) / scale)
     h0 = jnp.where((d0 < 1e-5) | (d1 < 1e-5), 1e-6, 0.01 * d0 / jnp.where(d1 > 0, d1, 1))
     h0 = jnp.minimum(h0.astype(span.dtype), span)
-    f1 = f(t0 + h0, y0 + h0 * f0)
+    f1 = f(t0 + h0, y0 + h0.astype(y0.dtype) * f0)
     safe_h0 = jnp.where(h0 > 0, h0, 1)
-    d2 = rms_norm((f1 - f0) / scale) / safe_h0
+    d2 = rms_norm(jnp.abs(f1 - f0) / scale) / safe_h0
     largest = jnp.maximum(d1, d2)
     h1 = jnp.where(
         largest <= 1e-15,
@@ -135,7 +136,7 @@ class PIDController:
         factor = jnp.clip(jnp.nan_to_num(factor, nan=low, posinf=high), low, high)
         return factor, inverse
 
-    def adapt(self, method, y0, y1, error, h, clipped, state, rtol, atol, max_step):
+    def adapt(self, method, t, y0, y1, error, h, clipped, state, rtol, atol, max_step):
         h_proposed, inverse1, inverse2 = state
         ratio = error_ratio(error, y0, y1, rtol, atol)
         accept = ratio <= 1
@@ -191,7 +192,10 @@ class ConstantSteps:
         end = jnp.where(index + 1 >= count, t1, t0 + (index + 1).astype(t.dtype) * dt)
         return end - t
 
-    def adapt(self, method, y0, y1, error, h, clipped, state, rtol, atol, max_step):
+    def adapt(self, method, t, y0, y1, error, h, clipped, state, rtol, atol, max_step):
         index, count, t0, dt = state
         accept = jnp.all(jnp.isfinite(y1))
-        return accept, (index + accept.astype(jnp.int32), count, t0, dt)
+        # A step cut short by a jump time does not reach its grid point: the next step
+        # goes on to that point.
+        reached = ~clipped | (h >= self.propose(t, t, state))
+        return accept, (index + (accept & reached).astype(jnp.int32), count, t0, dt)

@@ -88,6 +88,7 @@ def solve_with_diffrax(f, y0, params, spec, throw=False):
         "num_accepted": jnp.asarray(solution.stats["num_accepted_steps"], jnp.int32),
         "num_rejected": jnp.asarray(solution.stats["num_rejected_steps"], jnp.int32),
         "num_fevals": jnp.asarray(-1, jnp.int32),
+        "stiffness": jnp.asarray(jnp.nan, t0.dtype),  # not estimated on this route
     }
     status = jnp.where(invalid, INVALID_INPUT, _status(solution.result)).astype(jnp.int32)
     ys = jax.tree.map(lambda y: jnp.where(status == SUCCESS, y, jnp.nan), solution.ys)

@@ -48,17 +48,19 @@ def dense_coefficients(tableau, f, t, y0, y1, h, ks):
         y0, y1: ``(n,)`` states at both ends.
         ks: the list of stages of the step (``ks[0] = f(t, y0)``).
     """
+    t_step = h
+    h = jnp.asarray(h).astype(y0.dtype)  # the state may be complex; times stay real
     if tableau.dense == "poly":
         weights = tableau.dense_weights
         return jnp.stack([h * _weighted_sum(weights[:, j], ks) for j in range(weights.shape[1])])
     delta = y1 - y0
     f0 = ks[0]
-    f1 = ks[-1] if tableau.fsal else f(t + h, y1)
+    f1 = ks[-1] if tableau.fsal else f(t + t_step, y1)
     if tableau.dense == "hermite":
         return jnp.stack([h * f0, 3 * delta - h * (2 * f0 + f1), -2 * delta + h * (f0 + f1)])
     ks = list(ks)
     for a_row, c in zip(tableau.extra_a, tableau.extra_c):
-        ks.append(f(t + c * h, y0 + h * _weighted_sum(a_row[: len(ks)], ks)))
+        ks.append(f(t + c * t_step, y0 + h * _weighted_sum(a_row[: len(ks)], ks)))
     extra = [h * _weighted_sum(row, ks) for row in tableau.dense_d]
     return jnp.stack([delta, h * f0 - delta, 2 * delta - h * (f1 + f0), *extra])
 
@@ -66,4 +68,5 @@ def dense_coefficients(tableau, f, t, y0, y1, h, ks):
 def dense_evaluate(tableau, y0, coefficients, theta):
     """``y(t + theta h)`` from the coefficients; ``theta`` scalar."""
     # An elementwise sum, not ``@``: XLA fuses it, while a tiny dot is a library call.
-    return y0 + jnp.sum(dense_basis(tableau, theta)[:, None] * coefficients, axis=0)
+    basis = dense_basis(tableau, theta).astype(coefficients.dtype)
+    return y0 + jnp.sum(basis[:, None] * coefficients, axis=0)

@@ -150,9 +150,8 @@ def running(state, t1):
 def _next_jump(jump_ts, t, t1):
     """The first jump time after ``t`` (``t1`` if none)."""
     index = jnp.searchsorted(jump_ts, t, side="right")
-    return jnp.where(
-        index < jump_ts.shape[0], jump_ts[jnp.minimum(index, jump_ts.shape[0] - 1)], t1
-    )
+    following = jump_ts[jnp.minimum(index, jump_ts.shape[0] - 1)]
+    return jnp.minimum(jnp.where(index < jump_ts.shape[0], following, t1), t1)
 
 
 def start_time(t, options):
@@ -208,6 +207,7 @@ def advance(cfg, f, args, state, t1, options):
     step = method.step(f, t, y, h, args, state.method_state)
     accept, controller_state = controller.adapt(
         method,
+        t,
         y,
         step.y,
         step.error,
@@ -288,7 +288,8 @@ def save_pending(ts, index, t_now):
 def slope(method, y0, coefficients, theta, h):
     """``dy/dt`` of the interpolant at ``theta``."""
     one = jnp.ones_like(theta)
-    return jax.jvp(lambda th: method.interpolate(y0, coefficients, th), (theta,), (one,))[1] / h
+    derivative = jax.jvp(lambda th: method.interpolate(y0, coefficients, th), (theta,), (one,))[1]
+    return derivative / jnp.asarray(h).astype(derivative.dtype)
 
 
 class Recorder(NamedTuple):
@@ -431,10 +432,12 @@ def integrate(cfg, f, conditions, args, y0, t0, t1, ts, options, recorder=None):
         # A failed solve did not reach t1: do not return a plausible-looking state.
         out["ys"] = _poison(state.y, state.status == SUCCESS)[None]
     else:
-        # Save points after a terminal event (or a failure) were never reached.
+        # Save points after a terminal event or a failure were never reached (those
+        # before a failure are valid values of the solution).
         reached = (jnp.arange(num_saves, dtype=jnp.int32) < out["save_index"])[:, None]
-        out["ys"] = _poison(out["ys"], reached & (state.status == SUCCESS))
+        out["ys"] = _poison(out["ys"], reached)
     out["t_final"] = state.t
+    out["stiffness"] = stiffness(cfg, f, args, state, t1, options)
     return out, state, records
 
 
@@ -540,10 +543,19 @@ def _locate_events(cfg, conditions, args, attempt, new, coefficients, events, st
     return new, events
 
 
+# Most save points written per pass of the inner loop: a step that holds many of them
+# (large steps, dense save grids) takes few passes, each a small vectorised write.
+SAVE_CHUNK = 8
+
+
 def _write_saves(method, ts, attempt, t_now, coefficients, out):
     """Write every save point inside the accepted step from its interpolant (and, for
-    a recording pass, its position ``theta`` in the step and the slope there)."""
+    a recording pass, its position ``theta`` in the step and the slope there), up to
+    :data:`SAVE_CHUNK` of them per pass."""
     t, h, y = attempt.t, attempt.h, attempt.y
+    num_saves = ts.shape[0]
+    # A few save points a step are the common case; many only with dense save grids.
+    chunk = max(1, min(SAVE_CHUNK, num_saves // 512))
     out = dict(out)
     recording = "thetas" in out
     keys = ("save_index", "ys", "thetas", "slopes") if recording else ("save_index", "ys")
@@ -553,18 +565,23 @@ def _write_saves(method, ts, attempt, t_now, coefficients, out):
 
     def write(carry):
         index, ys, *rest = carry
-        flag = pending(carry)
-        row = jnp.minimum(index, ts.shape[0] - 1)
-        theta = jnp.where(h > 0, (ts[row] - t) / jnp.where(h > 0, h, 1), 0)
-        value = method.interpolate(y, coefficients, theta)
-        ys = store(ys, row, value, flag)
+        rows = index + jnp.arange(chunk, dtype=jnp.int32)
+        inside = rows < num_saves
+        times = ts[jnp.minimum(rows, num_saves - 1)]
+        # The save times are sorted, so the pending ones are a prefix of the chunk.
+        flags = attempt.accept & inside & (times <= t_now)
+        targets = jnp.where(flags, rows, num_saves)  # out of bounds: dropped
+        thetas = jnp.where(h > 0, (times - t) / jnp.where(h > 0, h, 1), 0)
+        values = jax.vmap(lambda theta: method.interpolate(y, coefficients, theta))(thetas)
+        ys = ys.at[targets].set(values, mode="drop")
         if recording:
-            thetas, slopes = rest
+            theta_buffer, slope_buffer = rest
+            slopes = jax.vmap(lambda theta: slope(method, y, coefficients, theta, h))(thetas)
             rest = [
-                store(thetas, row, theta, flag),
-                store(slopes, row, slope(method, y, coefficients, theta, h), flag),
+                theta_buffer.at[targets].set(thetas, mode="drop"),
+                slope_buffer.at[targets].set(slopes, mode="drop"),
             ]
-        return (index + flag.astype(jnp.int32), ys, *rest)
+        return (index + jnp.sum(flags).astype(jnp.int32), ys, *rest)
 
     carry = tuple(out[key] for key in keys)
     carry = lax.cond(
@@ -574,6 +591,39 @@ def _write_saves(method, ts, attempt, t_now, coefficients, out):
     )
     out.update(zip(keys, carry))
     return out
+
+
+def stiffness(cfg, f, args, state, t1, options):
+    """``|h| rho(df/dy)`` at the end of a solve that ran out of ``max_steps`` (0
+    otherwise): the next step size times the spectral radius of the Jacobian,
+    estimated by power iteration with ``jax.jvp``. Near the method's stability limit
+    (about 3 for the explicit pairs) the step size is held by stability rather than
+    accuracy: the problem is stiff for this method."""
+    exhausted = state.status == MAX_STEPS_REACHED
+    y = state.y
+    if y.size == 0:
+        return jnp.zeros((), state.t.dtype)
+
+    def estimate():
+        h = jnp.abs(cfg.controller.propose(state.t, t1, state.controller_state))
+
+        def jacobian_times(v):
+            return jax.jvp(lambda z: f(state.t, z, args), (y,), (v,))[1]
+
+        def norm(v):
+            return jnp.sqrt(jnp.sum(jnp.abs(v) ** 2))
+
+        start = (1 + jnp.arange(y.size, dtype=state.t.dtype) / y.size).astype(y.dtype)
+
+        def body(_, v):
+            w = jacobian_times(v)
+            return w / jnp.maximum(norm(w), jnp.finfo(state.t.dtype).tiny).astype(w.dtype)
+
+        v = lax.fori_loop(0, 16, body, start / norm(start).astype(y.dtype))
+        return jnp.where(exhausted, h * norm(jacobian_times(v)), 0).astype(state.t.dtype)
+
+    zero = jnp.zeros((), state.t.dtype)
+    return lax.cond(eqxi.unvmap_any(exhausted), estimate, lambda: zero)
 
 
 def stats(state):

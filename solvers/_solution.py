@@ -7,6 +7,7 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike, PyTree
 
 SUCCESS = 0
@@ -20,9 +21,8 @@ STATUS_MESSAGES = {
     SUCCESS: "success",
     MAX_STEPS_REACHED: (
         "the solver used its whole budget of max_steps steps before reaching t1. Raise "
-        "max_steps (a long non-stiff run simply needs more steps), loosen rtol/atol, or, "
-        "if the problem is stiff (an explicit method then takes tiny steps), pass a "
-        "stiff solver such as method=diffrax.Kvaerno5()."
+        "max_steps: the run simply needs more steps (its step sizes were set by "
+        "accuracy, not by stability: nothing suggests stiffness)."
     ),
     STEP_SIZE_UNDERFLOW: (
         "the step size underflowed: the error estimate stayed too large even for a "
@@ -43,12 +43,37 @@ STATUS_MESSAGES = {
     ),
 }
 
-# The max_steps message when the accepted steps were not small: no hint of stiffness.
-MAX_STEPS_NOT_STIFF = (
-    "the solver used its whole budget of max_steps steps before reaching t1. Raise "
-    "max_steps: the run simply needs more steps (its step sizes do not suggest "
-    "stiffness)."
+# The max_steps message when many steps were rejected: the sign of an explicit method
+# held at its stability limit by a stiff problem. Its index in the messages that
+# errors choose from (status codes run 0..5).
+MAX_STEPS_STIFF = 6
+MAX_STEPS_STIFF_MESSAGE = (
+    "the solver used its whole budget of max_steps steps before reaching t1, and its "
+    "step size was held at the method's stability limit (step size times the "
+    "Jacobian's spectral radius, sol.stats['stiffness'], is above 2): the problem looks "
+    "stiff. Pass a stiff solver such as method=diffrax.Kvaerno5(), or raise max_steps."
 )
+
+
+def failure_messages():
+    """The message of each failure, indexed as :func:`message_index` indexes them."""
+    messages = dict(STATUS_MESSAGES)
+    messages[MAX_STEPS_STIFF] = MAX_STEPS_STIFF_MESSAGE
+    return tuple(messages[index] for index in sorted(messages))
+
+
+# |h| rho(df/dy) above this at the end of a run out of steps: held by stability.
+STIFFNESS_THRESHOLD = 2.0
+
+
+def message_index(status, stats):
+    """Which message explains ``status``: the stiff variant of "max steps" when the
+    last step size times the Jacobian's spectral radius (``stats["stiffness"]``) shows
+    that stability, not accuracy, held the steps. Works on arrays and host values."""
+    xp = jnp if isinstance(status, jax.Array) else np
+    stiffness = stats.get("stiffness", 0.0)
+    stiff = (status == MAX_STEPS_REACHED) & (stiffness > STIFFNESS_THRESHOLD)
+    return xp.where(stiff, MAX_STEPS_STIFF, status)
 
 
 class SolveError(RuntimeError):
@@ -153,17 +178,21 @@ class Solution(eqx.Module):
         return jax.tree.map(lambda v: v.reshape(t.shape + v.shape[1:]), values)
 
     def _hermite(self, t):
-        ts = self.ts
+        # Rows past the last valid time (NaN, as with ts="steps") take no part.
+        valid = jnp.isfinite(self.ts)
+        last = jnp.maximum(jnp.sum(valid, dtype=jnp.int32) - 1, 0)
+        ts = jnp.where(valid, self.ts, self.ts[last])
         if ts.shape[0] == 1:
             return jax.tree.map(lambda y: jnp.where(t == ts[0], y[0], jnp.nan), self.ys)
-        sign = jnp.where(ts[-1] >= ts[0], 1.0, -1.0).astype(ts.dtype)
+        sign = jnp.where(ts[last] >= ts[0], 1.0, -1.0).astype(ts.dtype)
+        grid = jnp.where(valid, sign * ts, jnp.inf)
         index = jnp.clip(
-            jnp.searchsorted(sign * ts, sign * t, side="right") - 1, 0, ts.shape[0] - 2
+            jnp.searchsorted(grid, sign * t, side="right") - 1, 0, jnp.maximum(last - 1, 0)
         )
         t_left, t_right = ts[index], ts[index + 1]
         h = t_right - t_left
         theta = jnp.where(h != 0, (t - t_left) / jnp.where(h != 0, h, 1), 0)
-        inside = (sign * (t - ts[0]) >= 0) & (sign * (ts[-1] - t) >= 0)
+        inside = (sign * (t - ts[0]) >= 0) & (sign * (ts[last] - t) >= 0)
         h00 = (1 + 2 * theta) * (1 - theta) ** 2
         h10 = theta * (1 - theta) ** 2
         h01 = theta**2 * (3 - 2 * theta)

@@ -22,13 +22,13 @@ from ._events import Event
 from ._loop import LoopConfig, Options
 from ._solution import (
     INVALID_INPUT,
-    STATUS_MESSAGES,
     SUCCESS,
     DenseOutput,
     EventRecord,
     Solution,
     SolveError,
-    status_message,
+    failure_messages,
+    message_index,
 )
 from .explicit import METHODS
 
@@ -237,6 +237,7 @@ def solve(
     jump_ts: ArrayLike | None = None,
     progress: bool = False,
     controller: Any = None,
+    checkpoint_bytes: int = 64 * 2**20,
 ) -> Solution:
     """Solve the initial value problem ``dy/dt = f(t, y, params)``, ``y(t0) = y0``.
 
@@ -286,6 +287,9 @@ def solve(
             slowest member). Off, it costs nothing.
         controller: step-size controller of adaptive methods (default
             ``solvers.PIDController()``).
+        checkpoint_bytes: memory budget of the checkpoint adjoint's snapshots (all
+            levels): large states get fewer snapshot slots per level (at least 4) and
+            snapshots without the method's state. Default 64 MiB.
 
     Returns:
         A :class:`Solution` with ``ts`` ``(T,)``, ``ys`` (leaves ``(T, ...)``),
@@ -317,6 +321,7 @@ def solve(
         jump_ts,
         progress,
         controller,
+        checkpoint_bytes,
     )
     if spec["diffrax"]:
         from ._diffrax import solve_with_diffrax
@@ -351,6 +356,7 @@ def _validate(
     jump_ts,
     progress,
     controller,
+    checkpoint_bytes,
 ):
     if not callable(f):
         raise TypeError("f must be callable as f(t, y, params).")
@@ -361,6 +367,12 @@ def _validate(
         raise ValueError(f"t_span must be a pair (t0, t1), got {t_span!r}.")
     if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
         raise ValueError(f"max_steps must be a positive int, got {max_steps!r}.")
+    if (
+        isinstance(checkpoint_bytes, bool)
+        or not isinstance(checkpoint_bytes, int)
+        or checkpoint_bytes < 1
+    ):
+        raise ValueError(f"checkpoint_bytes must be a positive int, got {checkpoint_bytes!r}.")
     if adjoint not in ADJOINTS:
         raise ValueError(
             f"adjoint must be one of {', '.join(repr(a) for a in ADJOINTS)}, got {adjoint!r}."
@@ -412,6 +424,8 @@ def _validate(
     direction = jnp.where(t1 >= t0, 1, -1).astype(time_dtype)
     invalid = ~(jnp.isfinite(t0) & jnp.isfinite(t1))
     invalid = invalid | ~(jnp.isfinite(rtol) & (rtol >= 0) & jnp.isfinite(atol) & (atol >= 0))
+    if method_is_adaptive(method):
+        invalid = invalid | ((rtol == 0) & (atol == 0))
     if dt is not None:
         invalid = invalid | ~jnp.isfinite(dt) | (dt == 0)
     if max_step is not None:
@@ -479,6 +493,13 @@ def _validate(
             )
         if controller is None:
             controller = PIDController() if adaptive else ConstantSteps()
+        elif isinstance(controller, ConstantSteps) and dt is None:
+            raise ValueError("controller=ConstantSteps() takes steps of size dt: pass dt=...")
+        elif isinstance(controller, PIDController) and not adaptive:
+            raise ValueError(
+                f"controller=PIDController() needs an error estimate, and method "
+                f"{method.name!r} has none (a fixed-step method): leave controller out."
+            )
         elif not all(hasattr(controller, name) for name in ("init", "propose", "adapt")):
             raise TypeError(
                 "controller must implement init/propose/adapt (e.g. solvers.PIDController())."
@@ -526,6 +547,7 @@ def _validate(
         save_steps=save_steps,
         progress=progress,
         throw=throw,
+        checkpoint_bytes=checkpoint_bytes,
     )
     spec["static"] = cfg
     spec["arrays"] = {
@@ -579,7 +601,7 @@ def _solve_builtin(f, y0, params, arrays, cfg):
     def flat_field(tau, y, args):
         params, consts, direction = args
         out = field(direction * tau, unravel(y), params, *consts[:field_count])
-        return direction * ravel_pytree(out)[0].astype(dtype)
+        return direction.astype(dtype) * ravel_pytree(out)[0].astype(dtype)
 
     def flat_condition(condition, start, count):
         def g(tau, y, args):
@@ -606,11 +628,12 @@ def _solve_builtin(f, y0, params, arrays, cfg):
     )
     run = _adjoint.make_solver(cfg, flat_field, flat_conditions)
     outputs, stats, status = run(args, y0_flat, forward_t0, forward_t1, forward_ts, options)
+    stats = {**stats, "stiffness": outputs["stiffness"]}
     status = jnp.where(invalid, INVALID_INPUT, status).astype(jnp.int32)
     nan_if_invalid = lambda x: jnp.where(invalid, jnp.nan, x)  # noqa: E731
 
     ys_flat = nan_if_invalid(outputs["ys"])
-    t_final = direction * outputs["t_final"]
+    t_final = nan_if_invalid(direction * outputs["t_final"])
     if cfg.save_steps:
         steps_t, steps_y = outputs["steps"]
         save_ts, ys_flat = direction * steps_t, nan_if_invalid(steps_y)
@@ -662,16 +685,25 @@ def _raise_or_mark(solution, throw):
     if not throw:
         return solution
     status = solution.status
-    if not _is_tracer(status):
+    messages = failure_messages()
+    if _is_concrete(status, solution.stats):
         failed = np.asarray(status) != SUCCESS
         if np.any(failed):
-            code = int(np.asarray(status).flat[np.argmax(failed.flat)])
-            raise SolveError(f"solvers.solve failed (status {code}): {status_message(code)}")
+            first = int(np.argmax(failed.flat))
+            stats = {k: np.asarray(v).flat[first] for k, v in solution.stats.items()}
+            code = int(np.asarray(status).flat[first])
+            message = messages[int(message_index(code, stats))]
+            raise SolveError(f"solvers.solve failed (status {code}): {message}")
         return solution
-    messages = tuple(
-        "solvers.solve failed: " + STATUS_MESSAGES[code] for code in sorted(STATUS_MESSAGES)
+    index = message_index(status, solution.stats)
+    messages = tuple("solvers.solve failed: " + message for message in messages)
+    # The check is tied to every output, so a jitted function that returns only, say,
+    # the event times or the status still raises.
+    leaves, treedef = jax.tree.flatten(solution)
+    arrays = [i for i, leaf in enumerate(leaves) if isinstance(leaf, jax.Array)]
+    checked = eqx.branched_error_if(
+        tuple(leaves[i] for i in arrays), status != SUCCESS, index, messages
     )
-    leaves, treedef = jax.tree.flatten(solution.ys)
-    first = eqx.branched_error_if(leaves[0], status != SUCCESS, status, messages)
-    ys = jax.tree.unflatten(treedef, [first, *leaves[1:]])
-    return eqx.tree_at(lambda s: s.ys, solution, ys)
+    for i, leaf in zip(arrays, checked):
+        leaves[i] = leaf
+    return jax.tree.unflatten(treedef, leaves)

@@ -21,6 +21,7 @@ import dataclasses
 from typing import Any, NamedTuple
 
 import jax.numpy as jnp
+import numpy as np
 
 from . import _interp, _tableaus
 from ._tableaus import ButcherTableau
@@ -102,13 +103,31 @@ class ExplicitRK:
         return Step(y1, error, tuple(ks), new_state, jnp.zeros((), jnp.int32), fevals)
 
     def dense(self, f, t, h, y0, y1, dense_info, args):
-        """Coefficients ``C`` ``(d, n)`` with ``y(t + theta h) = y0 + sum_j phi_j(theta) C_j``."""
+        """The coefficients of the step's interpolant ``y(t + theta h)``.
+
+        For the polynomial interpolants (``dopri5``, ``tsit5``) these are the scaled
+        stages ``h k_i`` ``(s, n)``, and ``interpolate`` weighs them with
+        ``b_i(theta) = sum_j P_ij theta^(j+1)``: no work here, ``s`` terms per point.
+        Otherwise the coefficients ``C`` ``(d, n)`` of
+        ``y(t + theta h) = y0 + sum_j phi_j(theta) C_j`` (see ``solvers._interp``).
+        """
+        if self.tableau.dense == "poly":
+            return jnp.asarray(h).astype(y0.dtype) * jnp.stack(list(dense_info))
         return _interp.dense_coefficients(
             self.tableau, lambda s, z: f(s, z, args), t, y0, y1, h, list(dense_info)
         )
 
     def interpolate(self, y0, coefficients, theta):
         """``y(t + theta h)`` inside the step, ``0 <= theta <= 1``."""
+        if self.tableau.dense == "poly":
+            weights = self.tableau.dense_weights
+            powers = [theta ** (j + 1) for j in range(weights.shape[1])]
+            total = y0
+            for i, row in enumerate(weights):
+                if np.any(row != 0):
+                    b_i = sum(float(p) * power for p, power in zip(row, powers) if p != 0)
+                    total = total + jnp.asarray(b_i).astype(y0.dtype) * coefficients[i]
+            return total
         return _interp.dense_evaluate(self.tableau, y0, coefficients, theta)
 
 
@@ -126,19 +145,22 @@ def rk_stages(tableau: ButcherTableau, f, t, y, h, f0):
     Returns:
         ``(y1, ks)``: the new state ``(n,)`` and the list of the ``s`` stages.
     """
+    # Times stay real; the state may be complex (h enters it in the state's dtype).
+    h_state = jnp.asarray(h).astype(y.dtype)
     ks = [f0]
     for i in range(1, tableau.num_stages):
         if tableau.fsal and i == tableau.num_stages - 1:
-            y1 = y + h * _weighted_sum(tableau.b, ks)
+            y1 = y + h_state * _weighted_sum(tableau.b, ks)
             ks.append(f(t + h, y1))
             return y1, ks
-        y_stage = y + h * _weighted_sum(tableau.a[i, :i], ks)
+        y_stage = y + h_state * _weighted_sum(tableau.a[i, :i], ks)
         ks.append(f(t + float(tableau.c[i]) * h, y_stage))
-    return y + h * _weighted_sum(tableau.b, ks), ks
+    return y + h_state * _weighted_sum(tableau.b, ks), ks
 
 
 def error_estimate(tableau: ButcherTableau, h, ks):
     """Local error estimate ``h sum_i b_error_i k_i``; a pair of them for DOP853."""
+    h = jnp.asarray(h).astype(ks[0].dtype)
     first = h * _weighted_sum(tableau.b_error, ks)
     if tableau.b_error2 is None:
         return first

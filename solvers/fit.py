@@ -403,7 +403,8 @@ def _masked_loss(kind, pred, data, mask):
             pointwise = optax.losses.huber_loss(residual, delta=1.0)
         total = total + jnp.sum(jnp.where(m, pointwise, 0))
         count = count + jnp.sum(m)
-    return total / count
+    total = jnp.asarray(total)
+    return total / jnp.asarray(count).astype(total.dtype)
 
 
 # --- single and multiple shooting ---------------------------------------------------

@@ -1,4 +1,5 @@
-"""Test configuration: float64 everywhere, rank promotion is an error, 8 host devices."""
+"""Test configuration: float64 everywhere, rank promotion is an error, strict dtype
+promotion (as diffrax runs its suite), 8 host devices."""
 
 import os
 
@@ -9,3 +10,4 @@ import jax  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_rank_promotion", "raise")
+jax.config.update("jax_numpy_dtype_promotion", "strict")

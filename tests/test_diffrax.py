@@ -67,7 +67,13 @@ def test_diffrax_solver_is_routed_and_returns_a_solution():
     assert isinstance(routed, solvers.Solution)
     assert jax.tree.structure(routed) == jax.tree.structure(ours)
     assert routed.ys.shape == ours.ys.shape == (7, 2) and routed.ts.shape == (7,)
-    assert set(routed.stats) == {"num_steps", "num_accepted", "num_rejected", "num_fevals"}
+    assert set(routed.stats) == {
+        "num_steps",
+        "num_accepted",
+        "num_rejected",
+        "num_fevals",
+        "stiffness",
+    }
     assert int(routed.stats["num_fevals"]) == -1  # diffrax does not count them
     assert int(routed.status) == 0 and routed.message == "success"
     np.testing.assert_allclose(routed.ys, oscillator_exact(ts, 1.3), atol=1e-8)

@@ -81,13 +81,14 @@ def test_saving_every_accepted_step():
 
 
 def schrodinger(t, psi, hamiltonian):
-    return -1j * (hamiltonian @ psi)
+    return -1j * (hamiltonian.astype(psi.dtype) @ psi)
 
 
 TWO_LEVEL = jnp.array([[1.0, 0.5], [0.5, -1.0]])
 
 
 def exact_propagator(hamiltonian, t):
+    t = float(t)
     values, vectors = np.linalg.eigh(np.asarray(hamiltonian))
     return vectors @ np.diag(np.exp(-1j * values * t)) @ vectors.T
 
@@ -205,3 +206,30 @@ def test_progress_bar_prints_under_jit(capfd):
     jax.effects_barrier()
     err = capfd.readouterr().err
     assert "100%" in err and "solve [" in err
+
+
+def test_jump_times_past_t1_and_fixed_grids_with_a_jump():
+    sol = solvers.solve(decay, jnp.array([1.0]), (0.0, 2.5), 0.1, jump_ts=jnp.array([50.0]))
+    assert float(sol.ts[-1]) == 2.5
+    steps = solvers.solve(
+        decay,
+        jnp.array([1.0]),
+        (0.0, 1.0),
+        1.0,
+        method="rk4",
+        dt=0.1,
+        jump_ts=jnp.array([0.25]),
+        ts="steps",
+        max_steps=20,
+    )
+    ts = np.asarray(steps.ts)
+    ts = ts[np.isfinite(ts)]
+    # The grid points stay where they are; the jump adds one.
+    np.testing.assert_allclose(ts, np.sort(np.append(np.arange(11) * 0.1, 0.25)), atol=1e-12)
+
+
+def test_evaluate_between_saved_steps_without_dense():
+    sol = solvers.solve(decay, jnp.array([1.0]), (0.0, 1.0), 1.0, ts="steps", max_steps=50)
+    values = np.asarray(sol.evaluate(jnp.array([0.0, 0.5, 1.0, 1.5])))[:, 0]
+    np.testing.assert_allclose(values[:3], np.exp(-np.array([0.0, 0.5, 1.0])), rtol=1e-4)
+    assert np.isnan(values[3])

@@ -31,6 +31,14 @@ from solvers.fit import (
 )
 
 
+@pytest.fixture(autouse=True)
+def _standard_promotion():
+    # Optax's own update (its bias correction raises a float to an int32 count) is not
+    # written for strict dtype promotion, which conftest.py sets for the rest of the suite.
+    with jax.numpy_dtype_promotion("standard"):
+        yield
+
+
 def decay(t, y, rate):
     return -rate * y
 

@@ -32,8 +32,13 @@ def test_gradient_of_a_failed_solve_raises_or_is_nan_under_jit():
     # throw=False: the loss and the gradient are NaN, not plausible numbers.
     value, grad = jax.jit(jax.value_and_grad(failing_loss), static_argnums=1)(1000.0, False)
     assert np.isnan(float(value)) and np.isnan(float(grad))
+
     # Also under vmap: only the failed member is NaN.
-    grads = jax.vmap(jax.grad(failing_loss), (0, None))(jnp.array([0.1, 1000.0]), False)
+    def short_loss(mu):
+        sol = solvers.solve(stiff, STIFF_Y0, (0.0, 1.0), mu, max_steps=200, throw=False)
+        return jnp.sum(sol.ys)
+
+    grads = jax.vmap(jax.grad(short_loss))(jnp.array([0.1, 1e6]))
     assert np.isfinite(float(grads[0])) and np.isnan(float(grads[1]))
 
 
@@ -143,11 +148,17 @@ def test_strict_dtype_promotion():
     assert int(sol.status) == 0 and np.isfinite(float(grad)) and int(fixed.status) == 0
 
 
-def test_max_steps_message_says_the_budget_ran_out():
-    # A long non-stiff run: the message says the budget ran out and to raise max_steps.
-    with pytest.raises(solvers.SolveError, match="max_steps") as info:
+def test_max_steps_message_suggests_stiffness_only_when_the_steps_show_it():
+    # A long non-stiff run: the budget ran out; raise max_steps, nothing about stiffness.
+    with pytest.raises(solvers.SolveError, match="Raise max_steps: the run simply needs more"):
         solvers.solve(oscillator, jnp.array([1.0, 0.0]), (0.0, 1000.0), 1.0, max_steps=50)
-    assert "raise max_steps" in str(info.value).lower() or "Raise max_steps" in str(info.value)
+    # Van der Pol at mu = 1000: tsit5 is held at its stability limit, many rejections.
+    with pytest.raises(solvers.SolveError, match="looks stiff") as info:
+        solvers.solve(stiff, STIFF_Y0, (0.0, 3000.0), 1000.0, max_steps=2000)
+    assert "Kvaerno5" in str(info.value)
+    run = jax.jit(lambda mu: solvers.solve(stiff, STIFF_Y0, (0.0, 3000.0), mu, max_steps=2000).ys)
+    with pytest.raises(Exception, match="looks stiff"):
+        jax.block_until_ready(run(1000.0))
 
 
 def test_failure_under_jit_carries_our_message():
@@ -169,3 +180,54 @@ def test_unknown_method_and_bad_method_object():
         solvers.solve(decay, jnp.array([1.0]), (0.0, 1.0), 0.5, method="tsit4")
     with pytest.raises(TypeError, match="init/step/dense"):
         solvers.solve(decay, jnp.array([1.0]), (0.0, 1.0), 0.5, method=object())
+
+
+def test_throw_under_jit_raises_whatever_output_is_used():
+    ground = solvers.Event(lambda t, y, g: y[0], direction=-1)
+
+    def ball(t, y, g):
+        return jnp.stack([y[1], -g])
+
+    def impact(g):
+        sol = solvers.solve(
+            ball, jnp.array([10.0, 0.0]), (0.0, 100.0), g, event=ground, max_steps=3
+        )
+        return sol.ts[-1], sol.status
+
+    with pytest.raises(Exception, match="solvers.solve failed"):
+        jax.block_until_ready(jax.jit(impact)(9.81))
+
+
+def test_gradient_of_a_failed_solve_outside_jit_raises():
+    def loss(w):
+        sol = solvers.solve(oscillator, jnp.array([1.0, 0.0]), (0.0, 1000.0), w, max_steps=50)
+        return jnp.sum(sol.ys)
+
+    with pytest.raises(Exception, match="max_steps"):
+        jax.grad(loss)(1.0)
+
+
+def test_traced_invalid_input_reports_no_plausible_time():
+    run = jax.jit(
+        lambda t1, r: solvers.solve(
+            decay, jnp.array([1.0]), (0.0, t1), 1.0, rtol=r, atol=r, throw=False
+        )
+    )
+    sol = run(jnp.nan, 1e-6)
+    assert int(sol.status) == 5 and np.isnan(float(sol.ts[0]))
+    assert int(run(1.0, 0.0).status) == 5  # rtol = atol = 0 (traced)
+
+
+def test_controller_that_does_not_fit_the_method_is_a_clear_error():
+    with pytest.raises(ValueError, match="ConstantSteps"):
+        solvers.solve(decay, jnp.array([1.0]), (0.0, 1.0), 1.0, controller=solvers.ConstantSteps())
+    with pytest.raises(ValueError, match="error estimate"):
+        solvers.solve(
+            decay,
+            jnp.array([1.0]),
+            (0.0, 1.0),
+            1.0,
+            method="rk4",
+            dt=0.1,
+            controller=solvers.PIDController(),
+        )

@@ -110,7 +110,7 @@ def test_save_times_at_t0_and_repeated():
 def test_save_time_at_t1_up_to_round_off():
     """Save times built by arithmetic (0.1 * 3 = 0.30000000000000004) that end on t1
     up to round-off are accepted by the check and must be filled in, not left NaN."""
-    ts = jnp.arange(4) * 0.1
+    ts = jnp.arange(4.0) * 0.1
     assert float(ts[-1]) > 0.3  # one ulp past t1
     sol = solvers.solve(decay, jnp.array(1.0), (0.0, 0.3), 0.5, ts=ts, rtol=1e-10, atol=1e-12)
     assert int(sol.status) == 0
@@ -734,9 +734,10 @@ def test_max_steps_status_message_and_errors():
     sol = solvers.solve(decay, jnp.ones(1), (0.0, 100.0), 0.5, max_steps=3, throw=False)
     assert int(sol.status) == 1 and np.isnan(np.asarray(sol.ys)).all()
     assert int(sol.stats["num_steps"]) == 3
-    assert "max_steps" in sol.message and "stiff" in sol.message
-    assert "Kvaerno5" in sol.message
-    with pytest.raises(solvers.SolveError, match="max_steps.*stiff"):
+    # sol.message reads the status alone; the raised error also weighs the stiffness
+    # estimate (decay at k = 0.5 is not stiff).
+    assert "max_steps" in sol.message and "Raise max_steps" in sol.message
+    with pytest.raises(solvers.SolveError, match="max_steps.*nothing suggests stiffness"):
         solvers.solve(decay, jnp.ones(1), (0.0, 100.0), 0.5, max_steps=3)
     jitted = jax.jit(lambda k: solvers.solve(decay, jnp.ones(1), (0.0, 100.0), k, max_steps=3).ys)
     with pytest.raises(Exception, match="max_steps"):
@@ -744,7 +745,7 @@ def test_max_steps_status_message_and_errors():
     filtered = eqx.filter_jit(
         lambda k: solvers.solve(decay, jnp.ones(1), (0.0, 100.0), k, max_steps=3).ys
     )
-    with pytest.raises(Exception, match="stiff"):
+    with pytest.raises(Exception, match="nothing suggests stiffness"):
         jax.block_until_ready(filtered(0.5))
 
 
