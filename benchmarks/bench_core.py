@@ -43,7 +43,7 @@ import diffrax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optimistix as optx  # noqa: E402
-from _common import fmt, machine, markdown_table, median_times  # noqa: E402
+from _common import default_params, fmt, machine, make_lorenz, markdown_table, median_times  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
@@ -65,20 +65,6 @@ def record_failure(what):
     tb = traceback.format_exc()
     ERRORS[what] = tb
     print(f"!! '{what}' failed:\n{tb}", file=sys.stderr)
-
-
-def make_lorenz():
-    """A fresh vector-field function object (fresh objects defeat JAX's trace caches)."""
-
-    def lorenz(t, y, p):
-        x, v, z = y[0], y[1], y[2]
-        return jnp.stack([p["sigma"] * (v - x), x * (p["rho"] - z) - v, x * v - p["beta"] * z])
-
-    return lorenz
-
-
-def default_params():
-    return {"sigma": jnp.float64(SIGMA), "rho": jnp.float64(RHO), "beta": jnp.float64(BETA)}
 
 
 def save_times(n_save):

@@ -35,7 +35,7 @@ import jax.numpy as jnp  # noqa: E402
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
 import scipy  # noqa: E402
-from _common import median_times  # noqa: E402  (benchmarks/_common.py)
+from _common import default_params, make_lorenz, median_times  # noqa: E402  (benchmarks/_common.py)
 from scipy.integrate import solve_ivp  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -56,20 +56,6 @@ RTOL, ATOL = 1e-6, 1e-9
 MAX_STEPS = 100_000
 Y0_NP = np.array([1.0, 1.0, 1.0])
 TS_NP = np.linspace(T0, T1, 101)
-
-
-def make_lorenz():
-    """A fresh vector-field function object (fresh objects defeat JAX's trace caches)."""
-
-    def lorenz(t, y, p):
-        x, v, z = y[0], y[1], y[2]
-        return jnp.stack([p["sigma"] * (v - x), x * (p["rho"] - z) - v, x * v - p["beta"] * z])
-
-    return lorenz
-
-
-def default_params():
-    return {"sigma": jnp.float64(SIGMA), "rho": jnp.float64(RHO), "beta": jnp.float64(BETA)}
 
 
 def ensemble_rhos(n):

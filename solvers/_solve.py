@@ -299,8 +299,8 @@ def solve(
         ValueError / TypeError: bad input, with a message that says what to fix.
         SolveError: with ``throw=True``, a failed integration whose status is known
             in Python. Under ``jax.jit`` the same message arrives through
-            ``equinox.error_if`` (a ``jax.errors.JaxRuntimeError`` whose text starts
-            with it).
+            ``equinox.error_if`` (a ``jax.errors.JaxRuntimeError`` whose text, after
+            a traceback, contains it); under ``jax.grad`` the backward pass raises too.
     """
     spec = _validate(
         f,
