@@ -302,27 +302,7 @@ def solve(
             ``equinox.error_if`` (a ``jax.errors.JaxRuntimeError`` whose text, after
             a traceback, contains it); under ``jax.grad`` the backward pass raises too.
     """
-    spec = _validate(
-        f,
-        y0,
-        t_span,
-        params,
-        method,
-        ts,
-        dt,
-        rtol,
-        atol,
-        max_steps,
-        adjoint,
-        throw,
-        dense,
-        event,
-        max_step,
-        jump_ts,
-        progress,
-        controller,
-        checkpoint_bytes,
-    )
+    spec = _validate(**locals())  # every argument, by name
     if spec["diffrax"]:
         from ._diffrax import solve_with_diffrax
 
