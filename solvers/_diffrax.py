@@ -46,13 +46,17 @@ _ADJOINTS = {
 
 def solve_with_diffrax(f, y0, params, spec, throw=False):
     """Solve with the diffrax solver ``spec["method"]``; returns a :class:`Solution`."""
-    method = spec["method"]
-    t0, t1, ts, dt = spec["t0"], spec["t1"], spec["ts"], spec["dt"]
-    invalid, direction = spec["invalid"], spec["direction"]
+    method, arrays = spec["method"], spec["arrays"]
+    t0, t1, ts, dt = arrays["t0"], arrays["t1"], arrays["ts"], arrays["dt"]
+    invalid = arrays["invalid"]
+    direction = jnp.where(t1 >= t0, 1, -1).astype(t0.dtype)
     adaptive = isinstance(method, diffrax.AbstractAdaptiveSolver)
     if adaptive:
         controller = diffrax.PIDController(
-            rtol=spec["rtol"], atol=spec["atol"], dtmax=spec["max_step"], jump_ts=spec["jump_ts"]
+            rtol=arrays["rtol"],
+            atol=arrays["atol"],
+            dtmax=arrays["max_step"],
+            jump_ts=arrays["jump_ts"],
         )
     elif dt is None:
         raise ValueError(f"{type(method).__name__} is a fixed-step diffrax solver: pass dt=...")

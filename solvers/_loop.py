@@ -297,7 +297,6 @@ class Recorder(NamedTuple):
 
     init: Any  # (state) -> records
     add: Any  # (records, attempt) -> records
-    keep_save_slopes: bool = True
 
 
 def integrate(cfg, f, conditions, args, y0, t0, t1, ts, options, recorder=None):
@@ -327,7 +326,7 @@ def integrate(cfg, f, conditions, args, y0, t0, t1, ts, options, recorder=None):
         at_start = ts <= t0
         out["ys"] = jnp.where(at_start[:, None], y0[None, :], jnp.nan).astype(y0.dtype)
         out["save_index"] = jnp.sum(at_start).astype(jnp.int32)
-        if recorder is not None and recorder.keep_save_slopes:
+        if recorder is not None:
             out["thetas"] = jnp.zeros((num_saves,), time_dtype)
             out["slopes"] = jnp.zeros_like(out["ys"])
     need_coefficients = bool(num_saves) or bool(conditions) or cfg.dense
@@ -377,6 +376,8 @@ def integrate(cfg, f, conditions, args, y0, t0, t1, ts, options, recorder=None):
         t, h, y, y1 = attempt.t, attempt.h, attempt.y, attempt.y1
         out = dict(out)
         coefficients = None
+        # The events' conditions at the step's end, once per step.
+        g_end = _condition_values(conditions, new.t, y1, args) if conditions else None
         if need_coefficients:
             needed = accept
             if not cfg.dense:
@@ -384,7 +385,6 @@ def integrate(cfg, f, conditions, args, y0, t0, t1, ts, options, recorder=None):
                 if num_saves:
                     wanted = wanted | save_pending(ts, out["save_index"], new.t)
                 if conditions:
-                    g_end = _condition_values(conditions, new.t, y1, args)
                     wanted = wanted | _any_crossing(cfg.events, out["events"]["values"], g_end)
                 needed = accept & wanted
             coefficients = lax.cond(
@@ -397,7 +397,15 @@ def integrate(cfg, f, conditions, args, y0, t0, t1, ts, options, recorder=None):
             )
         if conditions:
             new, out["events"] = _locate_events(
-                cfg, conditions, args, attempt, new, coefficients, out["events"], state.num_accepted
+                cfg,
+                conditions,
+                args,
+                attempt,
+                new,
+                coefficients,
+                out["events"],
+                state.num_accepted,
+                g_end,
             )
         if num_saves:
             out = _write_saves(method, ts, attempt, new.t, coefficients, out)
@@ -480,12 +488,11 @@ def _any_crossing(events, before, after):
     return found
 
 
-def _locate_events(cfg, conditions, args, attempt, new, coefficients, events, step_index):
+def _locate_events(cfg, conditions, args, attempt, new, coefficients, events, step_index, g_end):
     """Find the crossings inside an accepted step, record them, and stop the solve at
     the first terminal one."""
     method = cfg.method
     t, h, y = attempt.t, attempt.h, attempt.y
-    g_end = _condition_values(conditions, new.t, attempt.y1, args)
     triggered = jnp.stack(
         [
             attempt.accept & _events.crossed(event.direction, events["values"][i], g_end[i])

@@ -498,24 +498,21 @@ def _validate(
     if not is_diffrax and not adaptive:
         if None not in (concrete_t0, concrete_t1, concrete_dt) and jump_ts is None:
             max_steps = fixed_step_count(abs(concrete_t1 - concrete_t0), abs(concrete_dt))
-    spec = {
-        "diffrax": is_diffrax,
-        "method": method,
-        "y0": y0,
+    # The arrays the route needs (traced or not); the rest is static.
+    arrays = {
         "t0": t0,
         "t1": t1,
         "ts": save_ts,
         "dt": dt,
         "rtol": rtol,
         "atol": atol,
-        "max_steps": max_steps,
-        "adjoint": adjoint,
-        "invalid": invalid,
-        "direction": direction,
         "max_step": max_step,
         "jump_ts": jump_ts,
+        "invalid": invalid,
     }
+    spec = {"diffrax": is_diffrax, "y0": y0, "arrays": arrays}
     if is_diffrax:
+        spec.update(method=method, max_steps=max_steps, adjoint=adjoint)
         return spec
     cfg = LoopConfig(
         method=method,
@@ -530,17 +527,6 @@ def _validate(
         checkpoint_bytes=checkpoint_bytes,
     )
     spec["static"] = cfg
-    spec["arrays"] = {
-        "t0": t0,
-        "t1": t1,
-        "ts": save_ts,
-        "dt": dt,
-        "rtol": rtol,
-        "atol": atol,
-        "max_step": max_step,
-        "jump_ts": jump_ts,
-        "invalid": invalid,
-    }
     try:
         hash((f, cfg))
         hashable = True
