@@ -71,6 +71,19 @@ def machine():
     }
 
 
+def start_run():
+    """Note the machine's load (a warning when other processes will distort timings) and
+    start JAX's backend outside any timing; returns the 1-min load average."""
+    load = os.getloadavg()[0]
+    if load > 0.5:
+        print(
+            f"note: 1-min load average is {load:.2f} before starting; other processes "
+            "on this machine will distort the timings."
+        )
+    jax.block_until_ready(jax.jit(lambda x: x + 1)(jnp.ones(3)))
+    return load
+
+
 def make_lorenz():
     """A fresh vector-field function object (fresh objects defeat JAX's trace caches)."""
 

@@ -43,7 +43,15 @@ import diffrax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optimistix as optx  # noqa: E402
-from _common import default_params, fmt, machine, make_lorenz, markdown_table, median_times  # noqa: E402
+from _common import (  # noqa: E402
+    default_params,
+    fmt,
+    machine,
+    make_lorenz,
+    markdown_table,
+    median_times,
+    start_run,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
@@ -548,13 +556,7 @@ def main():
         )
 
     t_start = time.perf_counter()
-    load_start = os.getloadavg()[0]
-    if load_start > 0.5:
-        print(
-            f"note: 1-min load average is {load_start:.2f} before starting; other processes "
-            "on this machine will distort the timings."
-        )
-    jax.block_until_ready(jax.jit(lambda x: x + 1)(jnp.ones(3)))  # backend start-up
+    load_start = start_run()
 
     def stamp(what):
         print(f"[{time.perf_counter() - t_start:6.1f} s] {what} ...", flush=True)

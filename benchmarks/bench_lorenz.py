@@ -35,7 +35,7 @@ import jax.numpy as jnp  # noqa: E402
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
 import scipy  # noqa: E402
-from _common import default_params, make_lorenz, median_times  # noqa: E402  (benchmarks/_common.py)
+from _common import default_params, make_lorenz, median_times, start_run  # noqa: E402  (benchmarks/_common.py)
 from scipy.integrate import solve_ivp  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -737,13 +737,7 @@ def main():
         )
 
     t_start = time.perf_counter()
-    load_start = os.getloadavg()[0]
-    if load_start > 0.5:
-        print(
-            f"note: 1-min load average is {load_start:.2f} before starting; other processes "
-            "on this machine will distort the timings."
-        )
-    jax.block_until_ready(jax.jit(lambda x: x + 1)(jnp.ones(3)))  # backend start-up, not timed
+    load_start = start_run()
 
     print("numba Dopri5 vs scipy DOP853 (tight tol), max relative difference:", end=" ", flush=True)
     numba_check = check_numba_against_scipy()
