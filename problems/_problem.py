@@ -38,6 +38,17 @@ class Problem:
         stiff: whether explicit methods need tiny steps on it.
         description: one line saying what the problem models.
         reference: a citation for the equations and the default values.
+        reference_solution: the state at ``t_span[1]`` from a published or tightly
+            converged reference computation (stiff test-set problems), else ``None``.
+        jacobian_structure: how a stiff method should solve with the Jacobian of this
+            problem (e.g. ``solvers.Banded(lower, upper)``), or ``None`` for dense.
+        hamiltonian: ``H(q, p, params) -> scalar`` for Hamiltonian problems with state
+            ``(q, p)``, else ``None``.
+        diffusion: the diffusion ``g(t, y, params)`` of an SDE problem (then
+            ``vector_field`` is its drift), else ``None``.
+        noise: ``"diagonal"``, ``"additive"`` or ``"general"`` for SDE problems.
+        grid: the spatial grid of a PDE problem, else ``None``.
+        linear_operator: the linear part ``L`` of a semilinear PDE ``u' = L u + N(u)``.
     """
 
     name: str
@@ -49,12 +60,31 @@ class Problem:
     stiff: bool = False
     description: str = ""
     reference: str = ""
+    reference_solution: PyTree | None = None
+    jacobian_structure: Any = None
+    hamiltonian: Callable | None = None
+    diffusion: Callable | None = None
+    noise: str | None = None
+    grid: Any = None
+    linear_operator: Any = None
 
     def solve(self, **options):
         """Integrate the problem: ``solvers.solve(vector_field, y0, t_span, params, **options)``."""
         import solvers  # lazy: solvers imports nothing from problems
 
         return solvers.solve(self.vector_field, self.y0, self.t_span, self.params, **options)
+
+    def solve_sde(self, **options):
+        """Integrate an SDE problem: ``solvers.solve_sde(vector_field, diffusion, y0,
+        t_span, params, noise=noise, **options)`` (``key=`` and ``dt=`` are required)."""
+        if self.diffusion is None:
+            raise TypeError(f"Problem {self.name!r} is not an SDE (it has no diffusion).")
+        import solvers
+
+        options.setdefault("noise", self.noise)
+        return solvers.solve_sde(
+            self.vector_field, self.diffusion, self.y0, self.t_span, self.params, **options
+        )
 
 
 def as_state(values) -> jnp.ndarray:

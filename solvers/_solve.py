@@ -30,7 +30,7 @@ from ._solution import (
     failure_messages,
     message_index,
 )
-from .explicit import METHODS
+from . import _registry
 
 ADJOINTS = ("auto", "checkpoint", "direct", "backsolve", "forward")
 
@@ -38,12 +38,16 @@ ADJOINTS = ("auto", "checkpoint", "direct", "backsolve", "forward")
 def _resolve_method(method):
     if isinstance(method, str):
         key = method.lower()
-        if key in METHODS:
-            return METHODS[key]()
-        close = difflib.get_close_matches(key, list(METHODS), n=1)
+        if key in _registry.METHODS:
+            try:
+                return _registry.build(key)
+            except KeyError:
+                pass
+        names = _registry.available()
+        close = difflib.get_close_matches(key, names, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ValueError(
-            f"Unknown method {method!r}.{hint} Available: {', '.join(METHODS)}, a method "
+            f"Unknown method {method!r}.{hint} Available: {', '.join(names)}, a method "
             "object, or any diffrax solver instance (e.g. diffrax.Kvaerno5() for stiff "
             "problems)."
         )
