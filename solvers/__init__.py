@@ -5,6 +5,7 @@ Everything public is re-exported here; the modules behind it are private.
 
 from ._control import ConstantSteps, PIDController
 from ._events import Event
+from ._linsolve import Banded, Dense, MatrixFree
 from ._solution import DenseOutput, EventRecord, Solution, SolveError, status_message
 from ._solve import solve
 from ._tableaus import ButcherTableau
@@ -25,6 +26,9 @@ from .fit import FitError, FitResult, fit
 from .sweep import lockstep_cost, sweep, use_host_devices
 
 __all__ = [
+    "Banded",
+    "Dense",
+    "MatrixFree",
     "RK4",
     "Bosh3",
     "ButcherTableau",
