@@ -377,6 +377,10 @@ def _validate(
     if _is_concrete(params):
         _check_finite("params", params)
     y0 = jax.tree.map(jnp.asarray, y0)
+    if hasattr(method, "check_state"):
+        # A method that needs a particular state layout (e.g. a partitioned (q, p)
+        # state) checks the user's pytree here, where its structure is still known.
+        method.check_state(y0)
     dtype = _state_dtype(y0)
     y0 = jax.tree.map(lambda leaf: leaf.astype(dtype), y0)
     time_dtype = jnp.finfo(dtype).dtype
