@@ -480,7 +480,12 @@ def _validate(
                 "adaptive method such as 'tsit5'."
             )
         if controller is None:
-            controller = PIDController() if adaptive else ConstantSteps()
+            if not adaptive:
+                controller = ConstantSteps()
+            else:
+                # A method may name its own default (e.g. the predictive controller of
+                # the implicit Runge-Kutta methods).
+                controller = getattr(method, "default_controller", None) or PIDController()
         elif isinstance(controller, ConstantSteps) and dt is None:
             raise ValueError("controller=ConstantSteps() takes steps of size dt: pass dt=...")
         elif isinstance(controller, PIDController) and not adaptive:
