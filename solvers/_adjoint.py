@@ -59,6 +59,7 @@ from ._loop import (
     Recorder,
     advance,
     dense_shape,
+    init_method,
     integrate,
     running,
     start_time,
@@ -149,7 +150,7 @@ def step_map(cfg, f, options, t, h, y, args, with_dense):
     """One accepted step as a function of ``(y, args)``: ``(y1, coefficients)``."""
     method = cfg.method
     f0 = f(start_time(t, options), y, args)
-    step = method.step(f, t, y, h, args, method.init(f, t, y, args, f0))
+    step = method.step(f, t, y, h, args, init_method(method, f, t, y, args, f0, options))
     if not with_dense:
         return step.y, None
     return step.y, method.dense(f, t, h, y, step.y, step.dense_info, args)
@@ -263,7 +264,9 @@ def _replay(cfg, f, args, snapshot, t1, options, count, capacity, stride=None):
     t, y, method_state, controller_state = snapshot
     lean = method_state is None
     if lean:
-        method_state = cfg.method.init(f, t, y, args, f(start_time(t, options), y, args))
+        method_state = init_method(
+            cfg.method, f, t, y, args, f(start_time(t, options), y, args), options
+        )
     zero = jnp.zeros((), jnp.int32)
     state = LoopState(
         t, y, method_state, controller_state, zero, zero, zero, zero, zero, jnp.zeros((), bool)

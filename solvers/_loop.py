@@ -163,10 +163,19 @@ def start_time(t, options):
     return jnp.where(at_jump, jnp.nextafter(t, jnp.asarray(jnp.inf, t.dtype)), t)
 
 
+def init_method(method, f, t, y, args, f0, options):
+    """``method.init``; a method with ``uses_tolerances = True`` (an implicit method,
+    whose Newton iteration stops relative to the error tolerance) also gets
+    ``tolerances=(rtol, atol)``."""
+    if getattr(method, "uses_tolerances", False):
+        return method.init(f, t, y, args, f0, tolerances=(options.rtol, options.atol))
+    return method.init(f, t, y, args, f0)
+
+
 def initial_state(cfg, f, conditions, args, y0, t0, t1, options):
     method, controller = cfg.method, cfg.controller
     f0 = f(start_time(t0, options), y0, args)
-    method_state = method.init(f, t0, y0, args, f0)
+    method_state = init_method(method, f, t0, y0, args, f0, options)
     controller_state, fevals = controller.init(
         method, f, t0, t1, y0, f0, args, options.dt, options.rtol, options.atol, options.max_step
     )
@@ -229,7 +238,9 @@ def advance(cfg, f, args, state, t1, options):
             eqxi.unvmap_any(landed & active),
             lambda: tree_where(
                 landed,
-                method.init(f, t_new, step.y, args, f(start_time(t_new, options), step.y, args)),
+                init_method(
+                    method, f, t_new, step.y, args, f(start_time(t_new, options), step.y, args), options
+                ),
                 step.state,
             ),
             lambda: step.state,
@@ -274,7 +285,8 @@ def dense_shape(method, f, args, y0, t0):
 
     def coefficients(y, t):
         f0 = f(t, y, args)
-        step = method.step(f, t, y, t, args, method.init(f, t, y, args, f0))
+        tolerances = Options(jnp.ones((), t.dtype), jnp.ones((), t.dtype), None, None, None)
+        step = method.step(f, t, y, t, args, init_method(method, f, t, y, args, f0, tolerances))
         return method.dense(f, t, t, y, step.y, step.dense_info, args)
 
     return jax.eval_shape(coefficients, y0, t0)
