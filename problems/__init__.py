@@ -14,7 +14,21 @@ are the overrides `get` accepts.
 from ._problem import Problem, get, names, register
 from .biology import brusselator, fitzhugh_nagumo, lotka_volterra, sir, van_der_pol
 from .chaos import duffing, lorenz63, rossler
-from .hamiltonian import gravitational_acceleration, pleiades
+from .hamiltonian import (
+    FIGURE_EIGHT_PERIOD,
+    OUTER_SOLAR_SYSTEM_BODIES,
+    charged_particle,
+    charged_particle_lab_frame,
+    figure_eight,
+    fput,
+    fput_mode_energies,
+    gravitational_acceleration,
+    henon_heiles,
+    kepler_invariants,
+    kepler_qp,
+    outer_solar_system,
+    pleiades,
+)
 from .mechanics import (
     damped_driven_oscillator,
     double_pendulum,
@@ -27,21 +41,32 @@ from .mechanics import (
 )
 
 __all__ = [
+    "FIGURE_EIGHT_PERIOD",
+    "OUTER_SOLAR_SYSTEM_BODIES",
     "Problem",
     "brusselator",
+    "charged_particle",
+    "charged_particle_lab_frame",
     "damped_driven_oscillator",
     "double_pendulum",
     "duffing",
     "exponential_decay",
+    "figure_eight",
     "fitzhugh_nagumo",
+    "fput",
+    "fput_mode_energies",
     "get",
     "gravitational_acceleration",
     "harmonic_oscillator",
+    "henon_heiles",
     "kepler",
+    "kepler_invariants",
     "kepler_periapsis_state",
+    "kepler_qp",
     "lorenz63",
     "lotka_volterra",
     "names",
+    "outer_solar_system",
     "pendulum",
     "pleiades",
     "register",

@@ -24,6 +24,19 @@ from .explicit import (
 )
 from .fit import FitError, FitResult, fit
 from .sweep import lockstep_cost, sweep, use_host_devices
+from .symplectic import (
+    HamiltonianField,
+    KahanLi6,
+    KahanLi8,
+    Leapfrog,
+    Ruth4,
+    SymplecticSplitting,
+    Yoshida4,
+    Yoshida6,
+    composition,
+    hamiltonian,
+    triple_jump_weights,
+)
 
 __all__ = [
     "Banded",
@@ -42,18 +55,29 @@ __all__ = [
     "ExplicitRK",
     "FitError",
     "FitResult",
+    "HamiltonianField",
     "Heun",
+    "KahanLi6",
+    "KahanLi8",
+    "Leapfrog",
     "Midpoint",
     "PIDController",
     "Ralston",
+    "Ruth4",
     "Solution",
     "SolveError",
     "Step",
+    "SymplecticSplitting",
     "Tsit5",
+    "Yoshida4",
+    "Yoshida6",
+    "composition",
     "fit",
+    "hamiltonian",
     "lockstep_cost",
     "solve",
     "status_message",
     "sweep",
+    "triple_jump_weights",
     "use_host_devices",
 ]
