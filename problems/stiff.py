@@ -85,9 +85,10 @@ def robertson(
     \end{aligned}$$
 
     with $k_1 = 0.04$, $k_2 = 3\cdot10^7$, $k_3 = 10^4$ and $y(0) = (1, 0, 0)$. The total
-    $y_1 + y_2 + y_3$ is conserved (the components of $f$ sum to zero). $y_2$ rises to
-    about $3.65\cdot10^{-5}$ within $t \approx 10^{-3}$ and then decays slowly; the
-    Jacobian has an eigenvalue near $-10^4$ over the whole interval.
+    $y_1 + y_2 + y_3$ is conserved (the components of $f$ sum to zero). $y_2$ peaks at
+    about $3.65\cdot10^{-5}$ near $t = 5\cdot10^{-3}$ and then decays slowly, while the
+    Jacobian's largest eigenvalue in magnitude, about $-(k_3 y_3 + 2 k_2 y_2)$, moves
+    from $-2\cdot10^3$ to $-10^4$ as $y_3$ grows: the slow decay is very stiff.
 
     The Test Set integrates to $t = 10^{11}$; the default span here ends
     at $t = 10^5$ (``t_span=(0.0, 1e11)`` gives the long run, without a stored reference).
@@ -336,9 +337,9 @@ def orego(
     \end{aligned}$$
 
     with $s = 77.27$, $q = 8.375\cdot10^{-6}$, $w = 0.161$, $y(0) = (1, 2, 3)$ and
-    $t \in [0, 360]$ (about one period of the limit cycle). The components range over
-    several decades ($y_2$ up to about $2\cdot10^3$, $y_3$ up to about $2\cdot10^4$)
-    with steep fronts.
+    $t \in [0, 360]$, a little more than one period (about 303) of the limit cycle. The
+    components range over five decades ($y_1$ up to about $1.2\cdot10^5$, $y_2$ up to
+    $1.8\cdot10^3$, $y_3$ up to $3.1\cdot10^4$) with steep fronts.
 
     Args:
         s: time-scale ratio $s$. Default 77.27.
