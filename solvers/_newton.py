@@ -86,13 +86,22 @@ def solve(residual, z0, newton, structure):
     """The root of ``residual`` from ``z0`` by ``newton(residual, z0) -> (z, aux)``,
     differentiable by the implicit function theorem through :func:`_linsolve.tangent_solve`
     with ``structure``. Returns ``(z, aux)``."""
-    return lax.custom_root(
+    real = jnp.real(z0).dtype
+
+    def floating(residual, z0):
+        # custom_root gives its auxiliary outputs zero tangents of their own dtype,
+        # which JAX accepts for floating arrays only.
+        z, (converged, iterations, rate) = newton(residual, z0)
+        return z, (converged.astype(real), iterations.astype(real), rate)
+
+    z, (converged, iterations, rate) = lax.custom_root(
         residual,
         z0,
-        newton,
+        floating,
         lambda linear, b: _linsolve.tangent_solve(structure, linear, b),
         has_aux=True,
     )
+    return z, (lax.stop_gradient(converged) > 0, lax.stop_gradient(iterations).astype(jnp.int32), lax.stop_gradient(rate))
 
 
 def stop(tree):

@@ -376,7 +376,7 @@ class ESDIRK(_Implicit):
                         z0,
                         scale,
                         tol,
-                        state.rate / jnp.maximum(1 - state.rate, 1e-12),
+                        _first_eta(state.rate),
                         self.max_iterations,
                     )
 
@@ -452,3 +452,234 @@ def Kvaerno5(**options) -> ESDIRK:
     """Kvaerno's ESDIRK 5(4), 7 stages, L-stable, stiffly accurate (Kvaerno, BIT 44
     (2004))."""
     return ESDIRK(tableau=KVAERNO5, **options)
+
+
+# --------------------------------------------------------------------- Radau IIA
+
+
+def _radau_constants():
+    """The 3-stage Radau IIA method and the transformation that splits its Newton
+    system into one real and one complex ``n x n`` system (Hairer & Wanner II, IV.8).
+
+    ``A^{-1} = T diag(mu_real, [[alpha, beta], [-beta, alpha]]) T^{-1}``; the complex
+    system has the shift ``(alpha - i beta) / h``.
+    """
+    s6 = np.sqrt(6.0)
+    c = np.array([(4 - s6) / 10, (4 + s6) / 10, 1.0])
+    a = np.array(
+        [
+            [(88 - 7 * s6) / 360, (296 - 169 * s6) / 1800, (-2 + 3 * s6) / 225],
+            [(296 + 169 * s6) / 1800, (88 + 7 * s6) / 360, (-2 - 3 * s6) / 225],
+            [(16 - s6) / 36, (16 + s6) / 36, 1 / 9],
+        ]
+    )
+    assert np.allclose(a.sum(axis=1), c)
+    a_inverse = np.linalg.inv(a)
+    values, vectors = np.linalg.eig(a_inverse)
+    real = int(np.argmin(np.abs(values.imag)))
+    pair = int(np.argmax(values.imag))
+    mu_real = float(values[real].real)
+    mu_complex = complex(values[pair])
+    transform = np.stack(
+        [vectors[:, real].real, vectors[:, pair].real, vectors[:, pair].imag], axis=1
+    )
+    inverse = np.linalg.inv(transform)
+    block = inverse @ a_inverse @ transform
+    alpha, beta = mu_complex.real, mu_complex.imag
+    expected = np.array([[mu_real, 0, 0], [0, alpha, beta], [0, -beta, alpha]])
+    assert np.allclose(block, expected, atol=1e-10)
+    # Hairer's embedded error estimate: err = (mu_real/h I - J)^{-1} (f0 + E.Z / h).
+    error_weights = np.array([-13 - 7 * s6, -13 + 7 * s6, -1.0]) / 3
+    # The collocation polynomial u(theta) = sum_k theta^k Q_k, u(c_i) = Z_i.
+    vandermonde = np.stack([c, c**2, c**3], axis=1)
+    return {
+        "c": c,
+        "a_inverse": a_inverse,
+        "mu_real": mu_real,
+        "shift_complex": complex(alpha, -beta),
+        "transform": transform,
+        "inverse": inverse,
+        "error_weights": error_weights,
+        "polynomial": np.linalg.inv(vandermonde),
+    }
+
+
+_RADAU = _radau_constants()
+
+
+def _mix(matrix, rows):
+    """``matrix @ rows`` for a small static matrix and a list/stack of state rows."""
+    return [
+        sum(float(matrix[i, j]) * rows[j] for j in range(len(rows)) if matrix[i, j] != 0)
+        for i in range(matrix.shape[0])
+    ]
+
+
+@dataclasses.dataclass(frozen=True)
+class Radau5(_Implicit):
+    """Radau IIA of order 5 (3 stages, stiffly accurate, L-stable): Hairer & Wanner's
+    RADAU5, the reference method for very stiff problems.
+
+    The collocation system for the stage increments ``Z_i = Y_i - y``,
+
+    .. math::
+
+        Z_i = h \\sum_j a_{ij} f(t + c_i h, y + Z_j), \\qquad y_1 = y + Z_3,
+
+    is solved by simplified Newton iterations, transformed with the eigenvectors of
+    ``A^{-1}`` into one real system ``(mu/h I - J)`` and one complex system
+    ``((alpha - i beta)/h I - J)``: two ``n x n`` factorisations instead of one
+    ``3n x 3n``. The error estimate is Hairer's, filtered through the real system
+    (refined once more with an extra evaluation when it exceeds the tolerance); dense
+    output is the collocation polynomial (order 3 at any point, 5 at the step ends),
+    which also predicts the next step's stages.
+
+    Hairer & Wanner, *Solving ODEs II*, 2nd ed. (1996), section IV.8.
+
+    Attributes:
+        linear_solver: ``None``/``solvers.Dense()``, ``solvers.Banded(lower, upper)`` or
+            ``solvers.MatrixFree(...)``.
+        jacobian: optional ``jacobian(t, y, args) -> (n, n)``.
+        jacobian_rate: recompute ``J`` after a step whose Newton rate exceeded this.
+        max_iterations: Newton iterations per step (7, as RADAU5).
+    """
+
+    max_iterations: int = 7
+
+    name = "radau5"
+    order = 5
+    error_order = 3
+
+    @property
+    def dense_fevals(self) -> int:
+        return 0
+
+    def check_state(self, y0):
+        if any(jnp.iscomplexobj(leaf) for leaf in jax.tree.leaves(y0)):
+            raise NotImplementedError(
+                "radau5 integrates real states only (its Newton system is split into "
+                "real and complex parts); for a complex state use kvaerno5 or rodas5."
+            )
+
+    def _factor(self, jacobian, shift):
+        structure = self.structure
+        complex_shift = shift * complex(_RADAU["shift_complex"]) / _RADAU["mu_real"]
+        return (
+            _linsolve.factor(structure, jacobian, shift),
+            _linsolve.factor(structure, jacobian, complex_shift),
+        )
+
+    def init(self, f, t0, y0, args, f0, tolerances=(1e-6, 1e-9)):
+        zeros = jnp.zeros((3,) + y0.shape, y0.dtype)
+        return self._start(f, t0, y0, args, f0, tolerances, (zeros, jnp.ones((), jnp.real(y0).dtype)))
+
+    def step(self, f, t, y, h, args, state) -> Step:
+        dtype = y.dtype
+        real = jnp.real(y).dtype
+        n = y.shape[0]
+        c = _RADAU["c"]
+        h_state = jnp.asarray(h).astype(dtype)
+        shift = (_RADAU["mu_real"] / h).astype(real)
+        scale = jnp.tile(state.atol + state.rtol * jnp.abs(y), 3)
+        tol = _newton.tolerance(state.rtol, real)
+        structure = self.structure
+        a_inverse, transform, inverse = _RADAU["a_inverse"], _RADAU["transform"], _RADAU["inverse"]
+        times = [t + float(ci) * h for ci in c]
+
+        def residual(z):
+            rows = [z[i * n : (i + 1) * n] for i in range(3)]
+            scaled = _mix(a_inverse, rows)
+            return jnp.concatenate(
+                [scaled[i] / h_state - f(times[i], y + rows[i], args) for i in range(3)]
+            )
+
+        # Start from the previous step's collocation polynomial, extrapolated.
+        previous, h_previous = state.extra
+        ratio = (h / h_previous).astype(real)
+        guess = []
+        for ci in c:
+            theta = 1 + float(ci) * ratio
+            guess.append(sum((theta**k - 1).astype(dtype) * previous[k - 1] for k in (1, 2, 3)))
+        guess = jnp.concatenate(guess)
+
+        def attempt(jacobian, factors):
+            real_factors, complex_factors = factors
+
+            def apply_inverse(b):
+                rows = _mix(inverse, [b[i * n : (i + 1) * n] for i in range(3)])
+                first = _linsolve.solve(structure, real_factors, rows[0], f, args)
+                pair = _linsolve.solve(
+                    structure, complex_factors, rows[1] + 1j * rows[2], f, args
+                )
+                w = [first.astype(dtype), jnp.real(pair).astype(dtype), jnp.imag(pair).astype(dtype)]
+                return jnp.concatenate(_mix(transform, w))
+
+            def newton(residual, z0):
+                return _newton.iterate(
+                    residual,
+                    apply_inverse,
+                    z0,
+                    scale,
+                    tol,
+                    _first_eta(state.rate),
+                    self.max_iterations,
+                )
+
+            tangent = structure if isinstance(structure, _linsolve.Dense) else _linsolve.MatrixFree()
+            z, (ok, used, rate) = _newton.solve(residual, guess, newton, tangent)
+            return z, ok, rate, 3 * used
+
+        jacobian, factors, z, converged, rate, fevals = self._with_retry(
+            f, t, y, args, state, shift, attempt
+        )
+        rows = [z[i * n : (i + 1) * n] for i in range(3)]
+        y1 = y + rows[2]
+        f1 = f(t + h, y1, args)
+        fevals = fevals + 1
+
+        # Error estimate, filtered through (mu/h I - J)^{-1}; refined once if too big.
+        weights = _RADAU["error_weights"]
+        combination = sum(float(w) * r for w, r in zip(weights, rows)) / h_state
+        real_factors = factors[0]
+
+        def filtered(value):
+            return _linsolve.solve(structure, real_factors, value + combination, f, args).astype(
+                dtype
+            )
+
+        error = filtered(state.f0)
+        big = _rms(error, state.atol + state.rtol * jnp.maximum(jnp.abs(y), jnp.abs(y1))) > 1
+        refine = big & converged
+        error = _maybe(refine, lambda: filtered(f(t, y + error, args)), error)
+        fevals = fevals + jnp.where(refine, 1, 0)
+        error = jnp.where(converged, error, jnp.inf)
+        status = jnp.where(converged, SUCCESS, NEWTON_DIVERGENCE).astype(jnp.int32)
+        coefficients = self._polynomial(rows)
+        new_state = self._finish(
+            state, f1, jacobian, factors, shift, converged, rate, (jnp.stack(coefficients), jnp.asarray(h, real))
+        )
+        return Step(y1, error, z, new_state, status, fevals)
+
+    @staticmethod
+    def _polynomial(rows):
+        return _mix(_RADAU["polynomial"], rows)
+
+    def dense(self, f, t, h, y0, y1, dense_info, args):
+        n = y0.shape[0]
+        return jnp.stack(self._polynomial([dense_info[i * n : (i + 1) * n] for i in range(3)]))
+
+    def interpolate(self, y0, coefficients, theta):
+        theta = jnp.asarray(theta).astype(y0.dtype)
+        return y0 + theta * coefficients[0] + theta**2 * coefficients[1] + theta**3 * coefficients[2]
+
+
+def _rms(x, scale):
+    return jnp.sqrt(jnp.mean(jnp.abs(x / scale) ** 2))
+
+
+def _first_eta(rate):
+    """``eta = theta / (1 - theta)`` for the first Newton iteration of a step, from the
+    last contraction rate, raised to the power 0.8 (Hairer's ``FACCON**0.8``) so that a
+    run of fast convergence does not let one iteration pass unchecked for long."""
+    eta = rate / jnp.maximum(1 - rate, 1e-12)
+    return jnp.maximum(eta, jnp.finfo(rate.dtype).eps) ** 0.8
