@@ -384,6 +384,7 @@ def fput_mode_energies(q, p):
     )
     frequencies = 2.0 * jnp.sin(jnp.pi * index / (2 * (n + 1)))
     modes_q, modes_p = q @ transform, p @ transform
+    frequencies = jnp.broadcast_to(frequencies, modes_q.shape)
     return 0.5 * (modes_p**2 + frequencies**2 * modes_q**2)
 
 
