@@ -23,6 +23,9 @@ EXAMPLES = {
     "fit_lorenz_shooting.py": ["fit_lorenz_shooting.png"],
     "events_bouncing_ball.py": ["bouncing_ball.png"],
     "events_henon_heiles_poincare.py": ["henon_heiles_poincare.png"],
+    "symplectic_kepler_energy.py": ["symplectic_kepler_energy.png"],
+    "symplectic_figure_eight.py": ["figure_eight.png"],
+    "symplectic_fput_recurrence.py": ["fput_recurrence.png"],
 }
 
 
