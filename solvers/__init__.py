@@ -23,6 +23,7 @@ from .explicit import (
     Tsit5,
 )
 from .fit import FitError, FitResult, fit
+from .rosenbrock import Rodas5
 from .sweep import lockstep_cost, sweep, use_host_devices
 from .symplectic import (
     HamiltonianField,
@@ -63,6 +64,7 @@ __all__ = [
     "Midpoint",
     "PIDController",
     "Ralston",
+    "Rodas5",
     "Ruth4",
     "Solution",
     "SolveError",
