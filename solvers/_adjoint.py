@@ -146,14 +146,51 @@ def _real_dot(a, b):
 # ------------------------------------------------------------------------ replay
 
 
-def step_map(cfg, f, options, t, h, y, args, with_dense):
-    """One accepted step as a function of ``(y, args)``: ``(y1, coefficients)``."""
+def stateful(method) -> bool:
+    """Whether a step depends on more than ``(t, y)``: a multistep method's history,
+    which the adjoint then records and differentiates along with ``y``."""
+    return bool(getattr(method, "replay_state", False))
+
+
+def history(method, method_state):
+    """The part of the method's state the adjoint records (``()`` for one-step
+    methods): ``method.history(state)``, a pytree of arrays."""
+    return method.history(method_state) if stateful(method) else ()
+
+
+def _split(tree):
+    """``(floating leaves, rebuild)``: only floating leaves carry cotangents."""
+    leaves, treedef = jax.tree.flatten(tree)
+    floating = [jnp.issubdtype(leaf.dtype, jnp.inexact) for leaf in leaves]
+
+    def rebuild(values):
+        values = iter(values)
+        return treedef.unflatten(
+            [next(values) if is_float else leaf for leaf, is_float in zip(leaves, floating)]
+        )
+
+    return [leaf for leaf, is_float in zip(leaves, floating) if is_float], rebuild
+
+
+def _floating(tree):
+    return _split(tree)[0]
+
+
+def step_map(cfg, f, options, t, h, y, args, with_dense, past=()):
+    """One accepted step as a function of ``(y, args)`` (and, for a stateful method,
+    its recorded history ``past``): ``(y1, coefficients, floating leaves of the new
+    history)``."""
     method = cfg.method
     f0 = f(start_time(t, options), y, args)
-    step = method.step(f, t, y, h, args, init_method(method, f, t, y, args, f0, options))
+    if stateful(method):
+        method_state = method.resume(f, t, y, args, f0, past, (options.rtol, options.atol))
+    else:
+        method_state = init_method(method, f, t, y, args, f0, options)
+    step = method.step(f, t, y, h, args, method_state)
+    new_past = _floating(history(method, step.state))
     if not with_dense:
-        return step.y, None
-    return step.y, method.dense(f, t, h, y, step.y, step.dense_info, args)
+        return step.y, None, new_past
+    return step.y, method.dense(f, t, h, y, step.y, step.dense_info, args), new_past
 
 
 def _snapshot(state, lean):
@@ -166,12 +203,28 @@ def _snapshot_slots(capacity, snapshot):
     return jax.tree.map(lambda x: jnp.zeros((capacity,) + x.shape, x.dtype).at[0].set(x), snapshot)
 
 
-def _step_buffers(length, y0, time_dtype):
-    """Buffers for ``(t, h, y)`` of ``length`` accepted steps."""
+def _step_buffers(length, y0, time_dtype, past=()):
+    """Buffers for ``(t, h, y, history)`` of ``length`` accepted steps."""
     return (
         jnp.zeros((length,), time_dtype),
         jnp.zeros((length,), time_dtype),
         jnp.zeros((length,) + y0.shape, y0.dtype),
+        jax.tree.map(lambda x: jnp.zeros((length,) + x.shape, x.dtype), past),
+    )
+
+
+def _record(buffers, index, attempt, method_state, method, condition):
+    """Store an accepted step's ``(t, h, y, history)`` in slot ``index``."""
+    t_buffer, h_buffer, y_buffer, past_buffer = buffers
+    return (
+        store(t_buffer, index, attempt.t, condition),
+        store(h_buffer, index, attempt.h, condition),
+        store(y_buffer, index, attempt.y, condition),
+        jax.tree.map(
+            lambda buffer, value: store(buffer, index, value, condition),
+            past_buffer,
+            history(method, method_state),
+        ),
     )
 
 
@@ -272,7 +325,7 @@ def _replay(cfg, f, args, snapshot, t1, options, count, capacity, stride=None):
         t, y, method_state, controller_state, zero, zero, zero, zero, zero, jnp.zeros((), bool)
     )
     if stride is None:
-        records = _step_buffers(capacity, y, t.dtype)
+        records = _step_buffers(capacity, y, t.dtype, history(cfg.method, method_state))
     else:
         records = _snapshot_slots(capacity, snapshot)
 
@@ -286,9 +339,8 @@ def _replay(cfg, f, args, snapshot, t1, options, count, capacity, stride=None):
         new = tree_where(active, attempt.state, state)
         accept = attempt.accept & active
         if stride is None:
-            records = tuple(
-                store(buffer, state.num_accepted, value, accept)
-                for buffer, value in zip(records, (attempt.t, attempt.h, attempt.y))
+            records = _record(
+                records, state.num_accepted, attempt, state.method_state, cfg.method, accept
             )
         else:
             # The end of the segment (step `count`) starts no piece: not stored.
@@ -324,17 +376,24 @@ def _reverse_sweep(cfg, f, args, t1, options, sweep, records, count, base, carry
     """Propagate cotangents backwards through ``count`` recorded steps, the first of
     them accepted step number ``base``.
 
-    ``carry = (y_bar, args_bar, ts_bar, save_pointer)``: the cotangent of the state at
-    the end of the last step, of ``args``, of the save times, and the index of the last
-    save point not yet processed.
+    ``carry = (y_bar, args_bar, ts_bar, save_pointer, history_bar)``: the cotangent of
+    the state at the end of the last step, of ``args``, of the save times, the index of
+    the last save point not yet processed, and the cotangent of a stateful method's
+    history after the last step (floating leaves; ``[]`` for one-step methods).
     """
-    record_t, record_h, record_y = records
+    record_t, record_h, record_y, record_past = records
 
     def body(loop):
-        index, (y_bar, args_bar, ts_bar, pointer) = loop
+        index, (y_bar, args_bar, ts_bar, pointer, past_bar) = loop
         t, h, y = record_t[index], record_h[index], record_y[index]
-        (_, coefficients), vjp = jax.vjp(
-            lambda y_, a_: step_map(cfg, f, options, t, h, y_, a_, sweep.with_dense), y, args
+        past_floats, rebuild = _split(jax.tree.map(lambda buffer: buffer[index], record_past))
+        (_, coefficients, _), vjp = jax.vjp(
+            lambda y_, a_, p_: step_map(
+                cfg, f, options, t, h, y_, a_, sweep.with_dense, rebuild(p_)
+            ),
+            y,
+            args,
+            past_floats,
         )
         direct_bar = jnp.zeros_like(y)
         coefficient_bar = (
@@ -362,9 +421,9 @@ def _reverse_sweep(cfg, f, args, t1, options, sweep, records, count, base, carry
             direct_bar = direct_bar + extra_direct
             if extra_c is not None:
                 coefficient_bar = jax.tree.map(jnp.add, coefficient_bar, extra_c)
-        y_bar_step, args_bar_step = vjp((y_bar, coefficient_bar))
+        y_bar_step, args_bar_step, past_bar = vjp((y_bar, coefficient_bar, past_bar))
         args_bar = jax.tree.map(jnp.add, args_bar, args_bar_step)
-        return index - 1, (y_bar_step + direct_bar, args_bar, ts_bar, pointer)
+        return index - 1, (y_bar_step + direct_bar, args_bar, ts_bar, pointer, past_bar)
 
     return lax.while_loop(lambda loop: loop[0] >= 0, body, (count - 1, carry))[1]
 
@@ -423,7 +482,7 @@ def _event_map(cfg, f, condition, options, t, h, y, args):
     method = cfg.method
 
     def of(y, args):
-        _, coefficients = step_map(cfg, f, options, t, h, y, args, True)
+        _, coefficients, _ = step_map(cfg, f, options, t, h, y, args, True)
 
         def G(theta, operands):
             t_, h_, y_, c_, a_ = operands
@@ -472,32 +531,35 @@ class DiscreteAdjoint:
         if self.kind == "direct":
 
             def init(state):
-                return _step_buffers(cfg.max_steps, y0, time_dtype)
+                return _step_buffers(
+                    cfg.max_steps, y0, time_dtype, history(cfg.method, state.method_state)
+                )
 
             def add(records, state, attempt):
-                return tuple(
-                    store(buffer, state.num_accepted, value, attempt.accept)
-                    for buffer, value in zip(records, (attempt.t, attempt.h, attempt.y))
+                return _record(
+                    records, state.num_accepted, attempt, state.method_state, cfg.method,
+                    attempt.accept,
                 )
 
             return Recorder(init, add)
 
         head = cfg.head_length(y0)
         capacity, lean = cfg.slots(y0)
+        lean = lean and not stateful(cfg.method)  # a history cannot be recomputed
 
         def init(state):
             # The first `head` accepted steps are recorded outright; the thinned
             # snapshots start from the state after them (from the start if none).
             tail = Thinning.start(capacity, _snapshot(state, lean), filled=head == 0)
-            return _step_buffers(head, y0, time_dtype), tail
+            past = history(cfg.method, state.method_state)
+            return _step_buffers(head, y0, time_dtype, past), tail
 
         def add(records, state, attempt):
             steps, tail = records
             if head:
                 in_head = attempt.accept & (state.num_accepted < head)
-                steps = tuple(
-                    store(buffer, state.num_accepted, value, in_head)
-                    for buffer, value in zip(steps, (attempt.t, attempt.h, attempt.y))
+                steps = _record(
+                    steps, state.num_accepted, attempt, state.method_state, cfg.method, in_head
                 )
             # Steps after the head count from 0 for the thinned snapshots.
             new = attempt.state
@@ -533,6 +595,16 @@ class DiscreteAdjoint:
         with_dense = ts is not None or cfg.dense
         zero_args = jax.tree.map(jnp.zeros_like, args)
         y_start_bar = jnp.zeros_like(y0)  # cotangents that reach y0 directly
+        zero_past = []
+        if stateful(method):
+            initial = init_method(method, f, t0, y0, args, f(t0, y0, args), options)
+            zero_past = jax.tree.map(jnp.zeros_like, _floating(history(method, initial)))
+        if stateful(method) and conditions:
+            raise NotImplementedError(
+                f"Events under reverse-mode differentiation are not supported with the "
+                f"multistep method {method.name!r}; use a one-step stiff method such as "
+                "'radau5' or 'kvaerno5', or forward mode (jax.jvp)."
+            )
 
         # Cotangents of the final state and time: a terminal event's, if it stopped.
         final_y_bar = ys_bar[0] if ts is None else jnp.zeros_like(y0)
@@ -593,7 +665,13 @@ class DiscreteAdjoint:
         y_bar = jnp.where(stopped, jnp.zeros_like(final_y_bar), final_y_bar)
         if ts is None:
             sweep = _Sweep(None, None, None, by_index if by_index_parts else None, with_dense)
-            carry = (y_bar, zero_args, jnp.zeros((1,), t0.dtype), jnp.asarray(-1, jnp.int32))
+            carry = (
+                y_bar,
+                zero_args,
+                jnp.zeros((1,), t0.dtype),
+                jnp.asarray(-1, jnp.int32),
+                zero_past,
+            )
         else:
             thetas, slopes = out["thetas"], out["slopes"]
             zero_c = jax.tree.map(
@@ -604,7 +682,7 @@ class DiscreteAdjoint:
             )(thetas, ys_bar)
             ts_bar = jax.vmap(_real_dot)(ys_bar, slopes)
             sweep = _Sweep(ts, save_y_bar, save_c_bar, by_index if by_index_parts else None, True)
-            carry = (y_bar, zero_args, ts_bar, out["save_index"] - 1)
+            carry = (y_bar, zero_args, ts_bar, out["save_index"] - 1, zero_past)
 
         if self.kind == "direct":
             carry = _reverse_sweep(
@@ -644,9 +722,19 @@ class DiscreteAdjoint:
             if head:
                 count = jnp.minimum(num_accepted, head)
                 carry = _reverse_sweep(cfg, f, args, t1, options, sweep, steps, count, 0, carry)
-        y_bar, args_bar, ts_bar, pointer = carry
+        y_bar, args_bar, ts_bar, pointer, past_bar = carry
         args_bar = jax.tree.map(jnp.add, args_bar, args_bar_events)
         f0 = f(start_time(t0, options), y0, args)
+        if stateful(method):
+            # The starting history is a function of (y0, args) too.
+            def start(y, a):
+                initial = init_method(method, f, t0, y, a, f(start_time(t0, options), y, a), options)
+                return _floating(history(method, initial))
+
+            _, start_vjp = jax.vjp(start, y0, args)
+            y_history_bar, args_history_bar = start_vjp(past_bar)
+            y_bar = y_bar + y_history_bar
+            args_bar = jax.tree.map(jnp.add, args_bar, args_history_bar)
         if ts is None:
             ts_out = None
             # y(t1) moves with t1 (unless a terminal event ended the solve first).
