@@ -9,6 +9,7 @@ from ._linsolve import Banded, Dense, MatrixFree
 from ._solution import DenseOutput, EventRecord, Solution, SolveError, status_message
 from ._solve import solve
 from ._tableaus import ButcherTableau
+from .bdf import BDF, BDFController
 from .explicit import (
     RK4,
     Bosh3,
@@ -40,6 +41,8 @@ from .symplectic import (
 )
 
 __all__ = [
+    "BDF",
+    "BDFController",
     "Banded",
     "Dense",
     "MatrixFree",
