@@ -421,3 +421,35 @@ def test_banded_matches_dense():
     np.testing.assert_allclose(banded.ys, dense.ys, rtol=1e-10, atol=1e-12)
     # Dense and banded fevals differ only by the Jacobian (2n columns vs 5 products).
     assert int(banded.stats["num_fevals"]) < int(dense.stats["num_fevals"])
+
+
+# ---------------------------------------------------------------- complex states
+
+DAMPING = jnp.array([0.5, 3.0, 20.0])
+
+
+def phase_rotation(t, y, damping):
+    """``y' = (i |y|^2 - damping) y``: not holomorphic (``|y|^2 = y conj(y)``). With
+    ``r = |y0| exp(-damping t)``, ``y = r exp(i (arg y0 + |y0|^2 (1 - exp(-2 damping t))
+    / (2 damping)))``."""
+    return (1j * jnp.abs(y).astype(y.dtype) ** 2 - damping.astype(y.dtype)) * y
+
+
+def test_complex_state_with_a_non_holomorphic_field():
+    """The Jacobian is the real-linear one (of the real view of the state), not the
+    holomorphic ``jacfwd``, which would make Rodas5 a method of low order here."""
+    y0 = jnp.array([1.0 + 0.5j, -0.8j, 0.6 + 0.0j])
+    sol = _compile(
+        lambda d: solvers.solve(
+            phase_rotation, y0, (0.0, 2.0), d, method=Rodas5(), rtol=1e-8, atol=1e-10
+        ),
+        DAMPING,
+    )(DAMPING)
+    d, y0 = np.asarray(DAMPING), np.asarray(y0)
+    exact = (
+        np.abs(y0)
+        * np.exp(-d * 2.0)
+        * np.exp(1j * (np.angle(y0) + np.abs(y0) ** 2 * (1 - np.exp(-4.0 * d)) / (2 * d)))
+    )
+    assert int(sol.status) == 0
+    assert np.max(np.abs(np.asarray(sol.ys[-1]) - exact)) < 1e-7
