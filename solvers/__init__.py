@@ -3,7 +3,7 @@
 Everything public is re-exported here; the modules behind it are private.
 """
 
-from ._control import ConstantSteps, PIDController
+from ._control import ConstantSteps, PIDController, PredictiveController
 from ._events import Event
 from ._linsolve import Banded, Dense, MatrixFree
 from ._solution import DenseOutput, EventRecord, Solution, SolveError, status_message
@@ -23,7 +23,9 @@ from .explicit import (
     Step,
     Tsit5,
 )
+from .auto import Auto, AutoController
 from .fit import FitError, FitResult, fit
+from .implicit import ESDIRK, ImplicitEuler, Kvaerno3, Kvaerno5, Radau5, Trapezoid
 from .rosenbrock import Rodas5
 from .sweep import lockstep_cost, sweep, use_host_devices
 from .symplectic import (
@@ -41,6 +43,14 @@ from .symplectic import (
 )
 
 __all__ = [
+    "Auto",
+    "AutoController",
+    "ESDIRK",
+    "ImplicitEuler",
+    "Kvaerno3",
+    "Kvaerno5",
+    "Radau5",
+    "Trapezoid",
     "BDF",
     "BDFController",
     "Banded",
@@ -66,6 +76,7 @@ __all__ = [
     "Leapfrog",
     "Midpoint",
     "PIDController",
+    "PredictiveController",
     "Ralston",
     "Rodas5",
     "Ruth4",
