@@ -35,7 +35,12 @@ STATUS_MESSAGES = {
         "or the vector field's value is not finite. Check y0, params and f; for a "
         "fixed-step method try a smaller dt."
     ),
-    NEWTON_DIVERGENCE: "Newton's iteration diverged in an implicit method.",
+    NEWTON_DIVERGENCE: (
+        "Newton's iteration in the implicit method kept diverging, even with a fresh "
+        "Jacobian and ever smaller steps. Check the vector field (and a user-supplied "
+        "jacobian=) for errors and non-finite values near the failure; a solution that "
+        "blows up in finite time also ends this way."
+    ),
     INVALID_INPUT: (
         "invalid input: the save times ts must lie inside t_span and be monotone in the "
         "direction of integration, and t_span, ts, dt, rtol, atol, max_step and jump_ts "
@@ -51,7 +56,9 @@ MAX_STEPS_STIFF_MESSAGE = (
     "the solver used its whole budget of max_steps steps before reaching t1, and its "
     "step size was held at the method's stability limit (step size times the "
     "Jacobian's spectral radius, sol.stats['stiffness'], is above 2): the problem looks "
-    "stiff. Pass a stiff solver such as method=diffrax.Kvaerno5(), or raise max_steps."
+    "stiff. Use method='auto' (switches to a stiff method by itself) or a stiff method: "
+    "'rodas5' (fast, moderate accuracy), 'radau5' (very stiff, tight tolerances), 'bdf' "
+    "(large systems), 'kvaerno5'."
 )
 
 

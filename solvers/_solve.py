@@ -48,8 +48,7 @@ def _resolve_method(method):
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ValueError(
             f"Unknown method {method!r}.{hint} Available: {', '.join(names)}, a method "
-            "object, or any diffrax solver instance (e.g. diffrax.Kvaerno5() for stiff "
-            "problems)."
+            "object (e.g. solvers.Radau5()), or any diffrax solver instance."
         )
     if _is_diffrax_solver(method):
         return method

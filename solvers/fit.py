@@ -30,7 +30,7 @@ __all__ = ["FitError", "FitResult", "fit"]
 
 _LOSSES = ("l2", "huber")
 
-_STIFF_HINT = "a stiff method, e.g. method=diffrax.Kvaerno5() (or 'kvaerno5' once it lands)"
+_STIFF_HINT = "method='auto' or a stiff method such as method='rodas5' or 'radau5'"
 
 
 class FitError(RuntimeError):
