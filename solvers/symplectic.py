@@ -117,8 +117,8 @@ class SymplecticSplitting:
     Implements the method interface of ``docs/methods.md`` (fixed step:
     ``error_order = None``; dense output: the cubic Hermite interpolant of the step's
     end points and slopes, two evaluations of ``f``). Build one with
-    :func:`composition` or use :func:`Leapfrog`, :func:`Yoshida4`, :func:`Ruth4`,
-    :func:`Yoshida6`, :func:`KahanLi6`, :func:`KahanLi8`.
+    `composition` or use `Leapfrog`, `Yoshida4`, `Ruth4`,
+    `Yoshida6`, `KahanLi6`, `KahanLi8`.
 
     Attributes:
         name: the method's name.
@@ -181,7 +181,7 @@ class SymplecticSplitting:
         return self._rate_half(KICK if self.kick_first else DRIFT, f0, n)
 
     def step(self, f, t, y, h, args, state) -> Step:
-        """One step: the kicks and drifts of :meth:`operations` (see the class)."""
+        """One step: the kicks and drifts of `operations` (see the class)."""
         _refuse_continuous_adjoint(f, self.name)
         n = _half_size(y, self.name)
         h_state = jnp.asarray(h).astype(y.dtype)
@@ -225,8 +225,9 @@ def _half_size(y, name):
     size = y.shape[0]
     if size % 2:
         raise ValueError(
-            f"method {name!r} needs a flat state [q, p] of even length, got {size}. "
-            "(This also happens with adjoint='backsolve': see _refuse_continuous_adjoint.)"
+            f"method {name!r} needs a flat state [q, p] of even length, got {size}. (With "
+            "adjoint='backsolve' the augmented adjoint system would be integrated, which "
+            "these methods do not support: use the default adjoint.)"
         )
     return size // 2
 
@@ -265,7 +266,7 @@ def composition(weights, *, name: str, order: int, kick_first: bool = True) -> S
             Verlet (drift-kick-drift, ``False``).
 
     Returns:
-        The :class:`SymplecticSplitting`.
+        The `SymplecticSplitting`.
     """
     gammas = [float(w) for w in weights]
     outer = [gammas[0] / 2]
@@ -284,7 +285,7 @@ def triple_jump_weights(order: int) -> tuple[float, ...]:
     Hairer, Lubich & Wanner 2006, II.4, example 4.2). Starting from leapfrog
     (order 2), order $2k$ uses $3^{k-1}$ leapfrog steps: simple, but the large
     negative weights make its error constants much larger than those of
-    :func:`Yoshida6` or :func:`KahanLi8` for the same order.
+    `Yoshida6` or `KahanLi8` for the same order.
 
     Args:
         order: an even number ``>= 2``.
@@ -364,7 +365,7 @@ def Yoshida4() -> SymplecticSplitting:
 
     the form in which Yoshida wrote it (positions updated first): 4 drifts, 3 kicks,
     3 force evaluations per step. Forest and Ruth found the same coefficients
-    independently; :func:`Ruth4` arranges them the other way round. Yoshida, Phys.
+    independently; `Ruth4` arranges them the other way round. Yoshida, Phys.
     Lett. A 150 (1990) 262-268; Hairer, Lubich & Wanner (2006), II.4.
     """
     return composition(triple_jump_weights(4), name="yoshida4", order=4, kick_first=False)
@@ -377,14 +378,14 @@ def Ruth4() -> SymplecticSplitting:
       D(\gamma_2 h)\,K(\tfrac{\gamma_1+\gamma_2}{2} h)\,D(\gamma_1 h)\,
       K(\tfrac{\gamma_1}{2} h)$$
 
-    with the weights of :func:`Yoshida4`: the triple jump of velocity Verlet (of
-    :func:`Leapfrog`), 4 kicks and 3 drifts, 3 force evaluations per step (the last
+    with the weights of `Yoshida4`: the triple jump of velocity Verlet (of
+    `Leapfrog`), 4 kicks and 3 drifts, 3 force evaluations per step (the last
     kick's force is carried to the next step). Forest and Ruth published the method
-    with the positions updated first, which is :func:`Yoshida4`; the velocity form is
+    with the positions updated first, which is `Yoshida4`; the velocity form is
     the same composition with the roles of $T$ and $V$ exchanged (Omelyan, Mryglod &
     Folk, Comput. Phys. Commun. 146 (2002) 188-202, discuss both forms). Same order
     and cost; the error constants differ (on Kepler's problem with $e = 0.5$ the
-    energy error of this form is about twice that of :func:`Yoshida4`). Forest &
+    energy error of this form is about twice that of `Yoshida4`). Forest &
     Ruth, Physica D 43 (1990) 105-117; Candy & Rozmus, J. Comput. Phys. 92 (1991)
     230-256.
     """
@@ -420,7 +421,7 @@ def KahanLi8() -> SymplecticSplitting:
 
 @dataclasses.dataclass(frozen=True)
 class HamiltonianField:
-    """The vector field of a Hamiltonian ``H(q, p, params)``; see :func:`hamiltonian`."""
+    """The vector field of a Hamiltonian ``H(q, p, params)``; see `hamiltonian`."""
 
     H: Callable
 
