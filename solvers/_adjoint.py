@@ -92,7 +92,7 @@ def make_solver(cfg, f, conditions):
 
     def primal(args, y0, t0, t1, ts, options):
         out, state, _ = integrate(cfg, f, conditions, args, y0, t0, t1, ts, options)
-        return public_outputs(out), stats(state), state.status
+        return public_outputs(out), stats(state, cfg.method), state.status
 
     if cfg.adjoint == "forward":
         return primal
@@ -584,7 +584,7 @@ class DiscreteAdjoint:
             out,
             records,
         )
-        return (public_outputs(out), stats(state), state.status), residuals
+        return (public_outputs(out), stats(state, cfg.method), state.status), residuals
 
     def backward(self, cfg, f, conditions, residuals, cotangents):
         (args, y0, t0, t1, ts, options, y_final, num_accepted, stopped, out, records) = residuals
@@ -808,7 +808,7 @@ class Backsolve:
     def forward(self, cfg, f, conditions, args, y0, t0, t1, ts, options):
         out, state, _ = integrate(cfg, f, conditions, args, y0, t0, t1, ts, options)
         residuals = (args, y0, t0, t1, ts, options, out["ys"])
-        return (public_outputs(out), stats(state), state.status), residuals
+        return (public_outputs(out), stats(state, cfg.method), state.status), residuals
 
     def backward(self, cfg, f, conditions, residuals, cotangents):
         args, y0, t0, t1, ts, options, ys = residuals

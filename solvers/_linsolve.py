@@ -105,8 +105,12 @@ def jacobian(structure, f, t, y, args, user_jacobian=None):
     """
     if isinstance(structure, MatrixFree):
         return (t, y)
-    if user_jacobian is not None:
-        matrix = jnp.asarray(user_jacobian(t, y, args), y.dtype)
+    # The user's jacobian(t, y, params) reaches us converted to the loop's flat
+    # convention by `solve`, as an attribute of the flat vector field (absent for
+    # fields the solve builds itself, such as backsolve's augmented system).
+    user = getattr(f, "jacobian", None) if user_jacobian is not None else None
+    if user is not None:
+        matrix = jnp.asarray(user(t, y, args), y.dtype)
         if isinstance(structure, Banded):
             return _band_of_matrix(matrix, structure.lower, structure.upper)
         return matrix
@@ -149,7 +153,10 @@ def _banded_jacobian(field, y, lower, upper):
 
 def factor(structure, jac, shift):
     """Factorise ``W = shift I - J`` (``shift`` real or complex)."""
-    dtype = jnp.result_type(jac if not isinstance(structure, MatrixFree) else jac[1], shift)
+    reference = jac[1] if isinstance(structure, MatrixFree) else jac
+    dtype = reference.dtype
+    if jnp.iscomplexobj(jnp.asarray(shift)) and not jnp.iscomplexobj(reference):
+        dtype = (1j * jnp.zeros((), reference.dtype)).dtype
     if isinstance(structure, MatrixFree):
         return (jac, jnp.asarray(shift, dtype))
     shift = jnp.asarray(shift, dtype)
@@ -168,7 +175,9 @@ def solve(structure, factors, rhs, f=None, args=None):
     if isinstance(structure, MatrixFree):
         (t, y), shift = factors
         _, linearised = jax.linearize(functools.partial(_field_at, f, t, args), y)
-        dtype = jnp.result_type(rhs, shift)
+        dtype = rhs.dtype
+        if jnp.iscomplexobj(shift) and not jnp.iscomplexobj(rhs):
+            dtype = (1j * jnp.zeros((), rhs.dtype)).dtype
 
         def jvp(v):
             if jnp.iscomplexobj(v) and not jnp.iscomplexobj(y):

@@ -645,10 +645,15 @@ def stiffness(cfg, f, args, state, t1, options):
     return lax.cond(eqxi.unvmap_any(exhausted), estimate, lambda: zero)
 
 
-def stats(state):
-    return {
+def stats(state, method=None):
+    """The solve's counters; a method with ``statistics(method_state) -> dict`` adds its
+    own (e.g. ``auto``'s switches)."""
+    counters = {
         "num_steps": state.num_steps,
         "num_accepted": state.num_accepted,
         "num_rejected": state.num_rejected,
         "num_fevals": state.num_fevals,
     }
+    if hasattr(method, "statistics"):
+        counters.update(method.statistics(state.method_state))
+    return counters

@@ -588,6 +588,20 @@ def _solve_builtin(f, y0, params, arrays, cfg):
 
         return g
 
+    if getattr(cfg.method, "jacobian", None) is not None:
+        # A user Jacobian J(t, y, params) of the state flattened by ravel_pytree,
+        # converted like the field: forward time, and the sign of the direction.
+        jacobian, jacobian_consts = jax.closure_convert(cfg.method.jacobian, t0, y0, params)
+        start, count = len(consts), len(jacobian_consts)
+        args = (params, tuple(consts) + tuple(jacobian_consts), direction)
+
+        def flat_jacobian(tau, y, args):
+            params, consts, direction = args
+            matrix = jacobian(direction * tau, unravel(y), params, *consts[start : start + count])
+            return direction.astype(dtype) * jnp.asarray(matrix).astype(dtype)
+
+        flat_field.jacobian = flat_jacobian
+
     flat_conditions = tuple(flat_condition(c, start, count) for c, start, count in conditions)
     forward_t0, forward_t1 = direction * t0, direction * t1
     # An invalid input runs no step (status INVALID_INPUT below).

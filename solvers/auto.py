@@ -44,7 +44,7 @@ class AutoState(NamedTuple):
     """``stiff``: which method runs; ``count``: stiff-looking (explicit mode) or
     non-stiff-looking (stiff mode) accepted steps in a row; ``calm``: non-stiff steps in
     a row in explicit mode (six reset ``count``); ``direction``: the power iteration's
-    vector; the two methods' own states."""
+    vector; the two methods' own states; counters reported in ``sol.stats``."""
 
     stiff: Any
     count: Any
@@ -54,6 +54,8 @@ class AutoState(NamedTuple):
     implicit: Any
     rtol: Any
     atol: Any
+    num_switches: Any
+    num_stiff_steps: Any
 
 
 class SwitchedError(NamedTuple):
@@ -159,7 +161,14 @@ class Auto:
             self._init_stiff(f, t, y, args, f0, tolerances),
             jnp.asarray(rtol, real),
             jnp.asarray(atol, real),
+            zero,
+            zero,
         )
+
+    def statistics(self, state):
+        """``num_switches`` (explicit to stiff or back) and ``num_stiff_steps`` (accepted
+        steps taken by the stiff method), added to ``sol.stats``."""
+        return {"num_switches": state.num_switches, "num_stiff_steps": state.num_stiff_steps}
 
     def _shapes(self, f, t, y, h, args, state):
         return (
@@ -237,6 +246,8 @@ class Auto:
             implicit_next,
             state.rtol,
             state.atol,
+            state.num_switches + switch.astype(jnp.int32),
+            state.num_stiff_steps + stiff.astype(jnp.int32),
         )
         dense_info = (explicit.dense_info, implicit.dense_info, stiff)
         return Step(y1, SwitchedError(error, stiff), dense_info, new_state, status, fevals)
