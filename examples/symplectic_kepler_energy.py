@@ -17,8 +17,10 @@ Numerical Integration, 2nd ed., Springer 2006, section I.2 and chapter IX).
 Prints, for each method, the force evaluations per orbit, the wall time, and the largest
 energy error in the first and the last tenth of the run; writes
 ``symplectic_kepler_energy.png`` (|H - H0| against time, log-log) into ``--out``
-(default ``out/``). ``--quick`` runs 200 orbits instead of 10^5. The symplectic runs
-save at step ends only, so no interpolation error enters their energies.
+(default ``out/``). ``--quick`` runs 200 orbits instead of 10^5 (about 10 s). The full
+run takes 5 x 10^7 steps in all: about 1.5 minutes of CPU time (4.5 minutes of wall
+time on a busy 2-core machine). The symplectic runs save at step ends only, so no
+interpolation error enters their energies.
 
 Run:  python examples/symplectic_kepler_energy.py [--out DIR] [--quick]
 """
