@@ -39,6 +39,16 @@ from .mechanics import (
     pendulum,
     solve_kepler_equation,
 )
+from .sde import (
+    double_well_kramers_rate,
+    double_well_langevin,
+    double_well_mean_exit_time,
+    geometric_brownian_motion,
+    geometric_brownian_motion_exact,
+    ornstein_uhlenbeck,
+    ornstein_uhlenbeck_moments,
+    stochastic_lotka_volterra,
+)
 from .stiff import brusselator_1d, e5, hires, orego, pollution, robertson, van_der_pol_stiff
 
 __all__ = [
@@ -51,6 +61,9 @@ __all__ = [
     "charged_particle_lab_frame",
     "damped_driven_oscillator",
     "double_pendulum",
+    "double_well_kramers_rate",
+    "double_well_langevin",
+    "double_well_mean_exit_time",
     "duffing",
     "e5",
     "exponential_decay",
@@ -58,6 +71,8 @@ __all__ = [
     "fitzhugh_nagumo",
     "fput",
     "fput_mode_energies",
+    "geometric_brownian_motion",
+    "geometric_brownian_motion_exact",
     "get",
     "gravitational_acceleration",
     "harmonic_oscillator",
@@ -71,6 +86,8 @@ __all__ = [
     "lotka_volterra",
     "names",
     "orego",
+    "ornstein_uhlenbeck",
+    "ornstein_uhlenbeck_moments",
     "outer_solar_system",
     "pendulum",
     "pleiades",
@@ -80,6 +97,7 @@ __all__ = [
     "rossler",
     "sir",
     "solve_kepler_equation",
+    "stochastic_lotka_volterra",
     "van_der_pol",
     "van_der_pol_stiff",
 ]

@@ -27,6 +27,7 @@ from .auto import Auto, AutoController
 from .fit import FitError, FitResult, fit
 from .implicit import ESDIRK, ImplicitEuler, Kvaerno3, Kvaerno5, Radau5, Trapezoid
 from .rosenbrock import Rodas5
+from .sde import BrownianPath, brownian_path, solve_sde
 from .sweep import lockstep_cost, sweep, use_host_devices
 from .symplectic import (
     HamiltonianField,
@@ -54,6 +55,7 @@ __all__ = [
     "BDF",
     "BDFController",
     "Banded",
+    "BrownianPath",
     "Dense",
     "MatrixFree",
     "RK4",
@@ -87,11 +89,13 @@ __all__ = [
     "Tsit5",
     "Yoshida4",
     "Yoshida6",
+    "brownian_path",
     "composition",
     "fit",
     "hamiltonian",
     "lockstep_cost",
     "solve",
+    "solve_sde",
     "status_message",
     "sweep",
     "triple_jump_weights",
