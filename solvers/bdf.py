@@ -165,11 +165,15 @@ class BDFError(NamedTuple):
         order: the order used.
         factor: step-size factor for the next step if this one is accepted (1 while the
             order selection waits for ``order + 1`` equal steps).
+        safety: the safety factor ``0.9 (2 m + 1) / (2 m + i)`` for ``i`` Newton
+            iterations out of at most ``m`` (scipy's): a step that needed more
+            iterations is trusted less, in the order selection and after a rejection.
     """
 
     error: Any
     order: Any
     factor: Any
+    safety: Any
 
 
 @dataclasses.dataclass(frozen=True)
@@ -256,19 +260,32 @@ class BDF:
     def init(self, f, t0, y0, args, f0, tolerances=(1e-6, 1e-9)) -> BDFState:
         """Order 1, with ``D = [y0, f0, 0, ...]`` scaled to a unit step (the first step
         rescales it) and ``J`` at ``(t0, y0)``."""
-        rtol, atol = tolerances
-        real = jnp.real(y0).dtype
         D = jnp.zeros((self.max_order + 3,) + y0.shape, y0.dtype)
         D = D.at[0].set(y0).at[1].set(f0.astype(y0.dtype))
-        jacobian = self._jacobian(f, t0, y0, args)
-        one = jnp.ones((), real)
+        one = jnp.ones((), jnp.int32)
+        past = (D, one, jnp.ones((), jnp.asarray(t0).dtype), 0 * one)
+        return self.resume(f, t0, y0, args, f0, past, tolerances)
+
+    def history(self, state: BDFState):
+        """What a step depends on besides ``(t, y)``: ``(D, order, h, num_equal)``. The
+        reverse-mode adjoints record it for every accepted step and differentiate
+        through ``D`` (``replay_state = True``)."""
+        return (state.D, state.order, state.h, state.num_equal)
+
+    def resume(self, f, t, y, args, f0, past, tolerances) -> BDFState:
+        """The state at ``(t, y)`` with the history ``past`` (from :meth:`history`); the
+        Jacobian is evaluated afresh at ``(t, y)`` and factorised at the first step."""
+        D, order, h, num_equal = past
+        rtol, atol = tolerances
+        real = jnp.real(y).dtype
+        jacobian = self._jacobian(f, t, y, args)
         return BDFState(
             D=D,
-            order=jnp.ones((), jnp.int32),
-            h=jnp.ones((), jnp.asarray(t0).dtype),
-            num_equal=jnp.zeros((), jnp.int32),
+            order=order,
+            h=h,
+            num_equal=num_equal,
             jacobian=jacobian,
-            factors=self._factor(jacobian, one),
+            factors=self._factor(jacobian, jnp.ones((), real)),
             shift=jnp.full((), jnp.nan, real),
             rtol=jnp.asarray(rtol, real),
             atol=jnp.asarray(atol, real),
@@ -384,7 +401,7 @@ class BDF:
         num_equal = jnp.where(select, 0, num_equal)
 
         status = jnp.where(converged, SUCCESS, NEWTON_DIVERGENCE).astype(jnp.int32)
-        report = BDFError(jnp.where(converged, error, jnp.inf), order, factor)
+        report = BDFError(jnp.where(converged, error, jnp.inf), order, factor, safety)
         new_state = BDFState(
             D=D,
             order=new_order.astype(jnp.int32),
@@ -439,8 +456,12 @@ class BDFController:
     * after an accepted step: ``h <- factor h`` (``factor`` from :class:`BDFError`: 1
       while the method waits for ``k + 1`` equal steps, else
       ``min(10, safety max_q ||e_q||^{-1/(q+1)})`` over ``q = k - 1, k, k + 1``);
-    * after a rejection: ``h <- h clip(safety ratio^{-1/(k+1)}, factormin, safety)``
-      (a Newton failure reports ``e = inf``: the smallest factor).
+    * after a rejection: ``h <- h clip(s ratio^{-1/(k+1)}, factormin, safety)`` with
+      ``s = min(safety, BDFError.safety)``, the method's safety factor, which is smaller
+      when Newton needed more iterations (scipy's rule; a flat 0.9 here lets the step
+      creep back to the size that was just rejected, and on Van der Pol a fifth of
+      the steps were rejections). A Newton failure reports ``e = inf``: the smallest
+      factor.
 
     A step shortened to land on ``t1`` or a jump time keeps the longer proposal;
     ``max_step`` caps every proposal. The first step is Hairer's starting step for an
@@ -477,7 +498,8 @@ class BDFController:
         accept = ratio <= 1
         positive = (ratio > 0) & jnp.isfinite(ratio)
         exponent = -1.0 / (error.order + 1).astype(ratio.dtype)
-        shrink = self.safety * jnp.where(positive, ratio, 1) ** exponent
+        safety = jnp.minimum(error.safety.astype(ratio.dtype), self.safety)
+        shrink = safety * jnp.where(positive, ratio, 1) ** exponent
         shrink = jnp.where(positive, shrink, self.factormin)
         shrink = jnp.clip(shrink, self.factormin, self.safety)
         factor = jnp.where(accept, error.factor.astype(ratio.dtype), shrink)
