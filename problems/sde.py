@@ -269,9 +269,9 @@ def double_well_mean_exit_time(params, start=-1.0, end=1.0, points=20001):
     inner_log_shift = -potential.min() / d
     inner = np.exp(-potential / d - inner_log_shift)
     cumulative = np.concatenate([[0.0], np.cumsum(0.5 * (inner[1:] + inner[:-1]) * np.diff(z))])
-    outer = np.exp(potential / d + inner_log_shift) * cumulative
     mask = z >= start
-    zs, values = z[mask], outer[mask]
+    zs = z[mask]
+    values = np.exp(potential[mask] / d + inner_log_shift) * cumulative[mask]
     return float(np.sum(0.5 * (values[1:] + values[:-1]) * np.diff(zs)) / d)
 
 

@@ -703,23 +703,15 @@ def _solve_impl(drift, diffusion, config: _Config, y0, params, key, ts):
             | (jnp.abs(position - index) > _GRID_TOLERANCE)
         )
         index = jnp.clip(index, 0, count).astype(jnp.int32)
-        num_saves = ts.shape[0]
-        # Row of the save buffer that grid point k writes (num_saves: a scratch row).
-        slot = (
-            jnp.full((count + 1,), num_saves, jnp.int32)
-            .at[index]
-            .set(jnp.arange(num_saves, dtype=jnp.int32))
-        )
-        buffer = jnp.zeros((num_saves + 1, y_flat.shape[0]), dtype).at[slot[0]].set(y_flat)
 
-        def body(carry, inputs):
-            y, buffer = carry
-            k, dw_k, area_k, row = inputs
+        def body(y, inputs):
+            k, dw_k, area_k = inputs
             y = step(t0 + k.astype(dtype) * h, y, h, dw_k, area_k, params)
-            return (y, buffer.at[row].set(y)), None
+            return y, y
 
-        (y_end, buffer), _ = jax.lax.scan(body, (y_flat, buffer), (steps, dw, area, slot[1:]))
-        ys_flat = buffer[slot[index]]
+        # Every step's state (memory like the increments' own), then the saved rows.
+        y_end, states = jax.lax.scan(body, y_flat, (steps, dw, area))
+        ys_flat = jnp.concatenate([y_flat[None], states])[index]
         save_ts = t0 + index.astype(dtype) * h
 
     finite = jnp.all(jnp.isfinite(ys_flat)) & jnp.all(jnp.isfinite(y_end))

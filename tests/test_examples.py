@@ -26,6 +26,9 @@ EXAMPLES = {
     "symplectic_kepler_energy.py": ["symplectic_kepler_energy.png"],
     "symplectic_figure_eight.py": ["figure_eight.png"],
     "symplectic_fput_recurrence.py": ["fput_recurrence.png"],
+    "sde_ensemble_fan_chart.py": ["fan_chart.png"],
+    "sde_double_well_exit.py": ["double_well_exit.png"],
+    "sde_fit_ou.py": ["fit_ou.png"],
 }
 
 

@@ -129,8 +129,8 @@ def test_double_well_mean_exit_time_quadrature_and_kramers_rate():
 
 def test_double_well_monte_carlo_exit_time_matches_quadrature():
     prob = problems.double_well_langevin(barrier=1.0, temperature=0.5, t_span=(0.0, 80.0))
-    dt, every = 0.02, 5
-    ts = np.arange(0, 4001, every) * dt
+    dt = 0.02
+    ts = np.arange(0, 4001) * dt  # every step: the exit is seen when it happens
 
     @jax.jit
     @jax.vmap
@@ -145,8 +145,8 @@ def test_double_well_monte_carlo_exit_time_matches_quadrature():
     assert np.mean(np.isfinite(times)) > 0.999
     finite = times[np.isfinite(times)]
     standard_error = finite.std() / math.sqrt(finite.size)
-    # Monitoring every 0.1 time units delays the detection by a fraction of that.
-    assert abs(finite.mean() - tau) < 4 * standard_error + 0.1, (finite.mean(), tau)
+    # Monitoring at the steps only (dt = 0.02) delays the detection slightly.
+    assert abs(finite.mean() - tau) < 4 * standard_error + 0.05, (finite.mean(), tau)
 
 
 def test_stochastic_lotka_volterra_without_noise_is_euler():
