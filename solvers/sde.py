@@ -3,8 +3,9 @@
 
 The Ito SDE ``dy = f(t, y) dt + g(t, y) dW`` is integrated with fixed steps on the grid
 ``t_k = t0 + k dt``. The Brownian path is a dyadic Brownian tree drawn from the key
-(values and space-time Levy areas of every dyadic interval, each level from
-``jax.random.fold_in(key, level)``), so halving ``dt`` refines the same path. The loop
+(values and space-time Levy areas of every dyadic interval; the normals of a node come
+from hashing its place in the tree with the key), so halving ``dt`` refines the same
+path. The loop
 is a ``lax.scan`` over precomputed increments: ``jit``, ``vmap`` (over keys, ``y0``,
 ``params``, ``ts``) and ``grad``/``jvp`` (pathwise, for a fixed key) compose with it.
 """
@@ -285,11 +286,14 @@ def brownian_path(
     halving an interval of length $h$ with increment $W$ and area $H$ gives halves
     $W_{1,2} = (W \pm D)/2$ and $H_{1,2} = (2H - D/2 \pm E)/2$ with
     $D = 3H + \tfrac{\sqrt h}{2} Z_1$, $E = \sqrt{h/12}\, Z_2$ (exact: this is the law of
-    the halves given the parent's $(W, H)$). The normals of level $l$ come from
-    ``jax.random.fold_in(key, l)``, so the path is a function of the key and of
+    the halves given the parent's $(W, H)$). The normals $Z_1, Z_2$ of the node that
+    halves interval $i$ of level $l - 1$, for Brownian motion $j$, are the Box-Muller
+    pair of the Threefry-2x32 hashes (under the key) of the counters
+    $(2l, im + j)$ and $(2l + 1, im + j)$. So the path is a function of the key and of
     $(t_0, S)$ only: ``dt`` and ``dt/2`` share $S$ and see the same path, and the grid
-    values $W(t_k)$ at ``dt`` equal (bit for bit) those at ``dt/2``. Step sizes that
-    are not related by a power of two (e.g. 0.01 and 0.003) give different trees.
+    values $W(t_k)$ at ``dt`` equal (bit for bit in float64) those at ``dt/2``. Step
+    sizes that are not related by a power of two (e.g. 0.01 and 0.003) give different
+    trees.
 
     Noise index ``j`` is component ``j`` of the flattened state (``ravel_pytree``
     order) for diagonal noise, and column ``j`` of the diffusion for general noise.
@@ -297,7 +301,9 @@ def brownian_path(
     Reference: P. Levy, *Processus stochastiques et mouvement brownien* (1948) for the
     midpoint construction; J. Foster, T. Lyons, H. Oberhauser, "An optimal polynomial
     approximation of Brownian motion", SIAM J. Numer. Anal. 58 (2020) 1393-1421 for the
-    space-time Levy area.
+    space-time Levy area; J. K. Salmon, M. A. Moraes, R. O. Dror, D. E. Shaw,
+    "Parallel random numbers: as easy as 1, 2, 3", SC'11 (Threefry); G. E. P. Box,
+    M. E. Muller, Ann. Math. Statist. 29 (1958) 610-611.
 
     Args:
         key: a ``jax.random`` key (``jax.random.key(0)`` or ``PRNGKey(0)``).
