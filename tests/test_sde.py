@@ -199,15 +199,15 @@ def test_weak_order_euler_maruyama(gbm_and_sine_paths):
         assert abs(fitted_slope(GBM_STEPS, np.abs(estimate)) - 1.0) < 0.2, estimate
 
 
-def test_same_key_converges_to_the_same_path():
-    # One key, dt = 0.1 / 2^k: every solve follows the tree of span 1.6, so the error
-    # against the exact solution on that one path goes to zero.
-    key = jax.random.key(3)
-    w1 = solvers.brownian_path(key, (0.0, 1.0), 0.1).w[-1]
-    exact = problems.geometric_brownian_motion_exact(1.0, w1, GBM.params, GBM.y0)
-    errors = [float(jnp.abs(gbm_solve(key, "milstein", 0.1 / 2**k) - exact)[0]) for k in (0, 3, 6)]
-    assert errors[2] < errors[1] < errors[0], errors
-    assert errors[2] < 0.05 * errors[0] and errors[2] < 2e-3, errors
+def test_each_path_converges_to_its_own_exact_solution(gbm_and_sine_paths):
+    # The same key at dt and dt/2 follows the same path: on every one of the 10^4 paths,
+    # Milstein's error against the exact solution on that path falls as dt halves (by
+    # about half, order 1), and at dt = 2^-7 it is small for nearly every path.
+    errors = np.abs(gbm_and_sine_paths["milstein"] - gbm_and_sine_paths["exact"][:, None])
+    ratios = errors[:, 1:] / errors[:, :-1]
+    assert np.all(np.abs(np.median(ratios, axis=0) - 0.5) < 0.1), np.median(ratios, axis=0)
+    scale = np.abs(gbm_and_sine_paths["exact"])
+    assert np.quantile(errors[:, -1] / scale, 0.99) < 0.05
 
 
 # ------------------------------------------------------------------ gradients, jit, vmap

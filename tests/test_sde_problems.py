@@ -91,7 +91,7 @@ def test_ornstein_uhlenbeck_moments_solve_their_odes():
 
 def test_geometric_brownian_motion_exact_from_the_path():
     prob = problems.geometric_brownian_motion(mu=0.3, sigma=0.8, y0=[2.0], t_span=(1.0, 2.0))
-    dt = 2.0**-12
+    dt = 2.0**-10
     path = solvers.brownian_path(KEY, prob.t_span, dt)
     ts = np.array([1.25, 1.5, 2.0])
     rows = np.rint((ts - 1.0) / dt).astype(int)
@@ -99,9 +99,8 @@ def test_geometric_brownian_motion_exact_from_the_path():
         ts, path.w[rows, 0], prob.params, prob.y0, t0=1.0
     )
     sol = prob.solve_sde(key=KEY, dt=dt, method="milstein", ts=ts)
-    # Milstein's strong error at dt = 2^-12 is ~1e-3 relative (and the ODE of ln X is
-    # exactly the Ito correction): a close match on this one path.
-    np.testing.assert_allclose(sol.ys[:, 0], exact, rtol=5e-3)
+    # Milstein's strong error at dt = 2^-10 is ~1e-3 relative: a close match on this path.
+    np.testing.assert_allclose(sol.ys[:, 0], exact, rtol=1e-2)
     np.testing.assert_allclose(
         problems.geometric_brownian_motion_exact(1.0, 0.0, prob.params, prob.y0, t0=1.0),
         prob.y0,
@@ -150,8 +149,18 @@ def test_double_well_monte_carlo_exit_time_matches_quadrature():
 
 
 def test_stochastic_lotka_volterra_without_noise_is_euler():
+    # sigma = 0: Euler-Maruyama is the explicit Euler method (written out in NumPy here).
     prob = problems.stochastic_lotka_volterra(sigma_prey=0.0, sigma_predator=0.0)
     ts = np.array([1.0, 5.0, 15.0])
     sde = prob.solve_sde(key=KEY, dt=0.01, ts=ts)
-    ode = prob.solve(method="euler", dt=0.01, ts=ts)
-    np.testing.assert_allclose(sde.ys, ode.ys, rtol=1e-10)
+    p = {k: float(v) for k, v in prob.params.items()}
+    prey, predator = (float(v) for v in prob.y0)
+    expected = []
+    for k in range(1, 1501):
+        prey, predator = (
+            prey + 0.01 * (p["alpha"] * prey - p["beta"] * prey * predator),
+            predator + 0.01 * (p["delta"] * prey * predator - p["gamma"] * predator),
+        )
+        if k in (100, 500, 1500):
+            expected.append([prey, predator])
+    np.testing.assert_allclose(sde.ys, np.array(expected), rtol=1e-10)
