@@ -81,7 +81,7 @@ def main(argv=None):
         prob = problems.double_well_langevin(barrier=1.0, temperature=0.5, t_span=(0.0, 80.0))
         count = 500
     else:
-        prob = problems.double_well_langevin(barrier=1.0, temperature=0.25, t_span=(0.0, 500.0))
+        prob = problems.double_well_langevin(barrier=1.0, temperature=0.25, t_span=(0.0, 700.0))
         count = 4000
     failures = []
     with Timer() as total:
