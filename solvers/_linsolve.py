@@ -84,6 +84,11 @@ class MatrixFree:
 # this form lets one factorisation serve every stage, and a complex shift works alike.
 
 
+def complex_dtype(dtype):
+    """The complex dtype of the same precision as the real (or complex) ``dtype``."""
+    return jnp.complex64 if jnp.dtype(dtype) in (jnp.float32, jnp.complex64) else jnp.complex128
+
+
 def structure_of(value):
     """``None`` (dense) or a structure object; anything else is a ``TypeError``."""
     if value is None:
@@ -156,7 +161,7 @@ def factor(structure, jac, shift):
     reference = jac[1] if isinstance(structure, MatrixFree) else jac
     dtype = reference.dtype
     if jnp.iscomplexobj(jnp.asarray(shift)) and not jnp.iscomplexobj(reference):
-        dtype = (1j * jnp.zeros((), reference.dtype)).dtype
+        dtype = complex_dtype(reference.dtype)
     if isinstance(structure, MatrixFree):
         return (jac, jnp.asarray(shift, dtype))
     shift = jnp.asarray(shift, dtype)
@@ -177,12 +182,12 @@ def solve(structure, factors, rhs, f=None, args=None):
         _, linearised = jax.linearize(functools.partial(_field_at, f, t, args), y)
         dtype = rhs.dtype
         if jnp.iscomplexobj(shift) and not jnp.iscomplexobj(rhs):
-            dtype = (1j * jnp.zeros((), rhs.dtype)).dtype
+            dtype = complex_dtype(rhs.dtype)
 
         def jvp(v):
             if jnp.iscomplexobj(v) and not jnp.iscomplexobj(y):
                 # A real Jacobian on a complex vector (Radau's complex shift).
-                return linearised(v.real) + 1j * linearised(v.imag)
+                return lax.complex(linearised(v.real), linearised(v.imag))
             return linearised(v)
 
         operator = lx.FunctionLinearOperator(

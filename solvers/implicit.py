@@ -563,7 +563,9 @@ class Radau5(_Implicit):
 
     def _factor(self, jacobian, shift):
         structure = self.structure
-        complex_shift = shift * complex(_RADAU["shift_complex"]) / _RADAU["mu_real"]
+        dtype = _linsolve.complex_dtype(jnp.asarray(shift).dtype)
+        ratio = jnp.asarray(complex(_RADAU["shift_complex"]) / _RADAU["mu_real"], dtype)
+        complex_shift = jnp.asarray(shift).astype(dtype) * ratio
         return (
             _linsolve.factor(structure, jacobian, shift),
             _linsolve.factor(structure, jacobian, complex_shift),
@@ -609,7 +611,7 @@ class Radau5(_Implicit):
                 rows = _mix(inverse, [b[i * n : (i + 1) * n] for i in range(3)])
                 first = _linsolve.solve(structure, real_factors, rows[0], f, args)
                 pair = _linsolve.solve(
-                    structure, complex_factors, rows[1] + 1j * rows[2], f, args
+                    structure, complex_factors, lax.complex(rows[1], rows[2]), f, args
                 )
                 w = [first.astype(dtype), jnp.real(pair).astype(dtype), jnp.imag(pair).astype(dtype)]
                 return jnp.concatenate(_mix(transform, w))
