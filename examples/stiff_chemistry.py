@@ -36,7 +36,6 @@ import jax
 
 jax.config.update("jax_enable_x64", True)
 
-import jax.numpy as jnp  # noqa: E402
 import matplotlib  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -88,7 +87,11 @@ def robertson(out, quick):
     atol = 1e-10
     prob = problems.get("robertson")
     print(f"Robertson to t = {prob.t_span[1]:g}, rtol {RTOL:g}, atol {atol:g}:")
-    methods = ["rodas5", "radau5", "kvaerno5"] if quick else ["rodas5", "radau5", "kvaerno5", "bdf", "auto"]
+    methods = (
+        ["rodas5", "radau5", "kvaerno5"]
+        if quick
+        else ["rodas5", "radau5", "kvaerno5", "bdf", "auto"]
+    )
     ok = True
     for method in methods:
         sol, seconds = run(prob, method, atol)
@@ -152,7 +155,13 @@ def van_der_pol(out, quick):
     steps = np.diff(ts)
     rho = np.array(
         [
-            np.max(np.abs(np.linalg.eigvals(jax.jacfwd(lambda z: prob.vector_field(0.0, z, prob.params))(y))))
+            np.max(
+                np.abs(
+                    np.linalg.eigvals(
+                        jax.jacfwd(lambda z: prob.vector_field(0.0, z, prob.params))(y)
+                    )
+                )
+            )
             for y in ys[:-1]
         ]
     )

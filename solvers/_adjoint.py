@@ -537,7 +537,11 @@ class DiscreteAdjoint:
 
             def add(records, state, attempt):
                 return _record(
-                    records, state.num_accepted, attempt, state.method_state, cfg.method,
+                    records,
+                    state.num_accepted,
+                    attempt,
+                    state.method_state,
+                    cfg.method,
                     attempt.accept,
                 )
 
@@ -728,7 +732,9 @@ class DiscreteAdjoint:
         if stateful(method):
             # The starting history is a function of (y0, args) too.
             def start(y, a):
-                initial = init_method(method, f, t0, y, a, f(start_time(t0, options), y, a), options)
+                initial = init_method(
+                    method, f, t0, y, a, f(start_time(t0, options), y, a), options
+                )
                 return _floating(history(method, initial))
 
             _, start_vjp = jax.vjp(start, y0, args)

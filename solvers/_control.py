@@ -233,8 +233,7 @@ class PredictiveController:
     def __post_init__(self):
         if not (0 < self.safety <= 1 and 0 < self.factormin <= 1 <= self.factormax):
             raise ValueError(
-                "PredictiveController needs 0 < safety <= 1 and 0 < factormin <= 1 <= "
-                "factormax."
+                "PredictiveController needs 0 < safety <= 1 and 0 < factormin <= 1 <= factormax."
             )
         low, high = self.hold
         if not low <= 1 <= high:
@@ -263,7 +262,9 @@ class PredictiveController:
         )
         factor = jnp.where(accept & have_previous, jnp.minimum(classical, predicted), classical)
         high = jnp.where(accept, self.factormax, self.safety)
-        factor = jnp.clip(jnp.nan_to_num(factor, nan=self.factormin, posinf=high), self.factormin, high)
+        factor = jnp.clip(
+            jnp.nan_to_num(factor, nan=self.factormin, posinf=high), self.factormin, high
+        )
         low, top = self.hold
         factor = jnp.where(accept & (factor >= low) & (factor <= top), 1.0, factor)
         h_next = jnp.where(clipped & accept, jnp.maximum(h_proposed, h * factor), h * factor)

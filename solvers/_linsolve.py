@@ -73,7 +73,9 @@ class MatrixFree:
 
     def __post_init__(self):
         if self.solver not in ("gmres", "bicgstab"):
-            raise ValueError(f"MatrixFree solver must be 'gmres' or 'bicgstab', got {self.solver!r}.")
+            raise ValueError(
+                f"MatrixFree solver must be 'gmres' or 'bicgstab', got {self.solver!r}."
+            )
 
 
 # ---------------------------------------------------------------- the Newton matrix
@@ -216,7 +218,9 @@ def _krylov(structure, operator, rhs, point):
             restart=structure.restart,
         )
     else:
-        solver = lx.BiCGStab(rtol=structure.rtol, atol=structure.atol, max_steps=structure.max_steps)
+        solver = lx.BiCGStab(
+            rtol=structure.rtol, atol=structure.atol, max_steps=structure.max_steps
+        )
     return lx.linear_solve(operator, rhs, solver, options=options, throw=False).value
 
 
@@ -269,9 +273,10 @@ def banded_lu(band, lower, upper):
         for r in range(1, lower + 1):
             row = window[r]
             multiplier = row[lower - r] / pivot
-            tail = row[lower - r + 1 : lower - r + 1 + upper] - multiplier * pivot_row[
-                lower + 1 : lower + 1 + upper
-            ]
+            tail = (
+                row[lower - r + 1 : lower - r + 1 + upper]
+                - multiplier * pivot_row[lower + 1 : lower + 1 + upper]
+            )
             row = row.at[lower - r].set(multiplier)
             row = row.at[lower - r + 1 : lower - r + 1 + upper].set(tail)
             rows.append(row)

@@ -239,7 +239,13 @@ def advance(cfg, f, args, state, t1, options):
             lambda: tree_where(
                 landed,
                 init_method(
-                    method, f, t_new, step.y, args, f(start_time(t_new, options), step.y, args), options
+                    method,
+                    f,
+                    t_new,
+                    step.y,
+                    args,
+                    f(start_time(t_new, options), step.y, args),
+                    options,
                 ),
                 step.state,
             ),

@@ -101,7 +101,11 @@ def solve(residual, z0, newton, structure):
         lambda linear, b: _linsolve.tangent_solve(structure, linear, b),
         has_aux=True,
     )
-    return z, (lax.stop_gradient(converged) > 0, lax.stop_gradient(iterations).astype(jnp.int32), lax.stop_gradient(rate))
+    return z, (
+        lax.stop_gradient(converged) > 0,
+        lax.stop_gradient(iterations).astype(jnp.int32),
+        lax.stop_gradient(rate),
+    )
 
 
 def stop(tree):

@@ -16,7 +16,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 from jaxtyping import ArrayLike, PyTree
 
-from . import _adjoint
+from . import _adjoint, _registry
 from ._control import ConstantSteps, PIDController, fixed_step_count
 from ._events import Event
 from ._loop import LoopConfig, Options
@@ -30,7 +30,6 @@ from ._solution import (
     failure_messages,
     message_index,
 )
-from . import _registry
 
 ADJOINTS = ("auto", "checkpoint", "direct", "backsolve", "forward")
 

@@ -31,8 +31,8 @@ import numpy as np
 from jax import lax
 
 from ._control import PIDController, PredictiveController
-from .explicit import ExplicitRK, Step, Tsit5
 from ._tableaus import weighted_sum
+from .explicit import ExplicitRK, Step, Tsit5
 
 # |h rho| beyond which the explicit method is held by stability (DOPRI5's 3.25).
 STABILITY_LIMIT = 3.25
@@ -191,13 +191,17 @@ class Auto:
         shapes = jax.eval_shape(stiff_step)
         implicit, rho_power, direction = _when(stiff, stiff_step, shapes)
         if not stage_estimate:
-            explicit_rho, explicit_direction = self._power(f, t + h, explicit.y, args, state.direction)
+            explicit_rho, explicit_direction = self._power(
+                f, t + h, explicit.y, args, state.direction
+            )
             rho_power = jnp.where(stiff, rho_power, explicit_rho)
             direction = jnp.where(stiff, direction, explicit_direction)
         direction = jnp.where(stiff | (not stage_estimate), direction, state.direction)
         y1 = jnp.where(stiff, implicit.y, explicit.y)
         error = jax.tree.map(
-            lambda a, b: jnp.where(stiff, a, b), implicit.error, _like(explicit.error, implicit.error)
+            lambda a, b: jnp.where(stiff, a, b),
+            implicit.error,
+            _like(explicit.error, implicit.error),
         )
         status = jnp.where(stiff, implicit.status, explicit.status).astype(jnp.int32)
         fevals = explicit.num_fevals + jnp.where(stiff, implicit.num_fevals + 1, 0)
@@ -234,8 +238,12 @@ class Auto:
         fresh_explicit, fresh_implicit = _when(
             switch, take_over, jax.eval_shape(lambda: (state.explicit, state.implicit))
         )
-        explicit_next = _select(to_explicit, fresh_explicit, _select(stiff, state.explicit, explicit.state))
-        implicit_next = _select(to_stiff, fresh_implicit, _select(stiff, implicit.state, state.implicit))
+        explicit_next = _select(
+            to_explicit, fresh_explicit, _select(stiff, state.explicit, explicit.state)
+        )
+        implicit_next = _select(
+            to_stiff, fresh_implicit, _select(stiff, implicit.state, state.implicit)
+        )
         fevals = (fevals + jnp.where(switch, 1, 0)).astype(jnp.int32)
         new_state = AutoState(
             stiff ^ switch,
@@ -287,7 +295,9 @@ class Auto:
             lambda: self.stiff.dense(f, t, h, y0, y1, implicit_info, args)
         )
         explicit = _when(
-            ~stiff, lambda: self.explicit.dense(f, t, h, y0, y1, explicit_info, args), explicit_shape
+            ~stiff,
+            lambda: self.explicit.dense(f, t, h, y0, y1, explicit_info, args),
+            explicit_shape,
         )
         implicit = _when(
             stiff, lambda: self.stiff.dense(f, t, h, y0, y1, implicit_info, args), implicit_shape
@@ -333,7 +343,9 @@ class AutoController:
         first, fevals = self.explicit.init(
             method, f, t0, t1, y0, f0, args, dt, rtol, atol, max_step
         )
-        second, _ = self.stiff.init(method.stiff, f, t0, t1, y0, f0, args, first[0], rtol, atol, max_step)
+        second, _ = self.stiff.init(
+            method.stiff, f, t0, t1, y0, f0, args, first[0], rtol, atol, max_step
+        )
         return (first, second), fevals
 
     def propose(self, t, t1, state):
@@ -353,4 +365,3 @@ class AutoController:
         first_new = (h_next,) + tuple(first_new[1:])
         second_new = (h_next,) + tuple(second_new[1:])
         return accept, (first_new, second_new)
-

@@ -137,7 +137,9 @@ class _Implicit:
         """``(jacobian, factors, fresh, fevals)`` for a step at ``shift``: ``J``
         recomputed if the state asks for it, ``W`` refactorised if ``J`` or ``shift``
         changed."""
-        state = state._replace(jacobian=_newton.stop(state.jacobian), factors=_newton.stop(state.factors))
+        state = state._replace(
+            jacobian=_newton.stop(state.jacobian), factors=_newton.stop(state.factors)
+        )
         refresh = state.refresh
         jacobian = _maybe(refresh, lambda: self._jacobian(f, t, y, args), state.jacobian)
         refactor = refresh | (shift != state.shift)
@@ -241,9 +243,7 @@ def _kvaerno3_tableau():
     a41 = (6 * g - 1) / (12 * g)
     a42 = -1 / ((24 * g - 12) * g)
     a43 = (-6 * g**2 + 6 * g - 1) / (6 * g - 3)
-    a = np.array(
-        [[0, 0, 0, 0], [g, g, 0, 0], [a31, a32, g, 0], [a41, a42, a43, g]], dtype=float
-    )
+    a = np.array([[0, 0, 0, 0], [g, g, 0, 0], [a31, a32, g, 0], [a41, a42, a43, g]], dtype=float)
     b = a[3].copy()
     # The embedded solution is the third stage (order 2).
     b_error = b - np.array([a31, a32, g, 0.0])
@@ -285,9 +285,16 @@ def _kvaerno5_tableau():
     return ESDIRKTableau("kvaerno5", a, b, a.sum(axis=1), 5, 4, b_error)
 
 
-IMPLICIT_EULER = ESDIRKTableau("implicit_euler", np.array([[1.0]]), np.array([1.0]), np.array([1.0]), 1, 1)
+IMPLICIT_EULER = ESDIRKTableau(
+    "implicit_euler", np.array([[1.0]]), np.array([1.0]), np.array([1.0]), 1, 1
+)
 TRAPEZOID = ESDIRKTableau(
-    "trapezoid", np.array([[0.0, 0.0], [0.5, 0.5]]), np.array([0.5, 0.5]), np.array([0.0, 1.0]), 2, 1
+    "trapezoid",
+    np.array([[0.0, 0.0], [0.5, 0.5]]),
+    np.array([0.5, 0.5]),
+    np.array([0.0, 1.0]),
+    2,
+    1,
 )
 KVAERNO3 = _kvaerno3_tableau()
 KVAERNO5 = _kvaerno5_tableau()
@@ -403,9 +410,9 @@ class ESDIRK(_Implicit):
             # so that stiff components (where explicit Euler is meaningless) do not
             # dominate it (Hairer & Wanner II, IV.8, the "error estimate" of (8.19)).
             raw = y1 - (y + h_state * f0)
-            error = _linsolve.solve(
-                structure, factors, shift.astype(dtype) * raw, f, args
-            ).astype(dtype)
+            error = _linsolve.solve(structure, factors, shift.astype(dtype) * raw, f, args).astype(
+                dtype
+            )
         else:
             error = h_state * sum(float(e) * k for e, k in zip(tableau.b_error, ks) if e != 0)
         error = jnp.where(converged, error, jnp.inf)
@@ -573,7 +580,9 @@ class Radau5(_Implicit):
 
     def init(self, f, t0, y0, args, f0, tolerances=(1e-6, 1e-9)):
         zeros = jnp.zeros((3,) + y0.shape, y0.dtype)
-        return self._start(f, t0, y0, args, f0, tolerances, (zeros, jnp.ones((), jnp.real(y0).dtype)))
+        return self._start(
+            f, t0, y0, args, f0, tolerances, (zeros, jnp.ones((), jnp.real(y0).dtype))
+        )
 
     def step(self, f, t, y, h, args, state) -> Step:
         dtype = y.dtype
@@ -613,7 +622,11 @@ class Radau5(_Implicit):
                 pair = _linsolve.solve(
                     structure, complex_factors, lax.complex(rows[1], rows[2]), f, args
                 )
-                w = [first.astype(dtype), jnp.real(pair).astype(dtype), jnp.imag(pair).astype(dtype)]
+                w = [
+                    first.astype(dtype),
+                    jnp.real(pair).astype(dtype),
+                    jnp.imag(pair).astype(dtype),
+                ]
                 return jnp.concatenate(_mix(transform, w))
 
             def newton(residual, z0):
@@ -627,7 +640,9 @@ class Radau5(_Implicit):
                     self.max_iterations,
                 )
 
-            tangent = structure if isinstance(structure, _linsolve.Dense) else _linsolve.MatrixFree()
+            tangent = (
+                structure if isinstance(structure, _linsolve.Dense) else _linsolve.MatrixFree()
+            )
             z, (ok, used, rate) = _newton.solve(residual, guess, newton, tangent)
             return z, ok, rate, 3 * used
 
@@ -658,7 +673,14 @@ class Radau5(_Implicit):
         status = jnp.where(converged, SUCCESS, NEWTON_DIVERGENCE).astype(jnp.int32)
         coefficients = self._polynomial(rows)
         new_state = self._finish(
-            state, f1, jacobian, factors, shift, converged, rate, (jnp.stack(coefficients), jnp.asarray(h, real))
+            state,
+            f1,
+            jacobian,
+            factors,
+            shift,
+            converged,
+            rate,
+            (jnp.stack(coefficients), jnp.asarray(h, real)),
         )
         return Step(y1, error, z, new_state, status, fevals)
 
@@ -672,7 +694,9 @@ class Radau5(_Implicit):
 
     def interpolate(self, y0, coefficients, theta):
         theta = jnp.asarray(theta).astype(y0.dtype)
-        return y0 + theta * coefficients[0] + theta**2 * coefficients[1] + theta**3 * coefficients[2]
+        return (
+            y0 + theta * coefficients[0] + theta**2 * coefficients[1] + theta**3 * coefficients[2]
+        )
 
 
 def _rms(x, scale):

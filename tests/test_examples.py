@@ -23,6 +23,7 @@ EXAMPLES = {
     "fit_lorenz_shooting.py": ["fit_lorenz_shooting.png"],
     "events_bouncing_ball.py": ["bouncing_ball.png"],
     "events_henon_heiles_poincare.py": ["henon_heiles_poincare.png"],
+    "stiff_chemistry.py": ["stiff_robertson.png", "stiff_van_der_pol.png"],
     "symplectic_kepler_energy.py": ["symplectic_kepler_energy.png"],
     "symplectic_figure_eight.py": ["figure_eight.png"],
     "symplectic_fput_recurrence.py": ["fput_recurrence.png"],
