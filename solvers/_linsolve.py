@@ -91,6 +91,16 @@ def complex_dtype(dtype):
     return jnp.complex64 if jnp.dtype(dtype) in (jnp.float32, jnp.complex64) else jnp.complex128
 
 
+def jacobian_cost(structure, user_jacobian, size) -> int:
+    """Evaluations of ``f`` (Jacobian-vector products) one :func:`jacobian` costs: 0
+    for a user Jacobian or matrix-free, the band width for banded, ``n`` for dense."""
+    if user_jacobian is not None or isinstance(structure, MatrixFree):
+        return 0
+    if isinstance(structure, Banded):
+        return structure.lower + structure.upper + 1
+    return size
+
+
 def structure_of(value):
     """``None`` (dense) or a structure object; anything else is a ``TypeError``."""
     if value is None:

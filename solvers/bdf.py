@@ -247,12 +247,7 @@ class BDF:
         return _newton.stop(_linsolve.jacobian(self.structure, f, t, y, args, self.jacobian))
 
     def _jacobian_fevals(self, y):
-        structure = self.structure
-        if self.jacobian is not None or isinstance(structure, _linsolve.MatrixFree):
-            return 0
-        if isinstance(structure, _linsolve.Banded):
-            return structure.lower + structure.upper + 1
-        return y.shape[0]
+        return _linsolve.jacobian_cost(self.structure, self.jacobian, y.shape[0])
 
     def _factor(self, jacobian, shift):
         return _newton.stop(_linsolve.factor(self.structure, jacobian, _newton.stop(shift)))

@@ -103,15 +103,13 @@ class _Implicit:
         return _linsolve.structure_of(self.linear_solver)
 
     def _jacobian(self, f, t, y, args):
+        # J only steers Newton: no derivatives of it (forward mode would otherwise
+        # differentiate jacfwd, i.e. take second derivatives of f, for nothing).
+        t, y, args = _newton.stop((t, y, args))
         return _linsolve.jacobian(self.structure, f, t, y, args, self.jacobian)
 
     def _jacobian_fevals(self, y):
-        structure = self.structure
-        if self.jacobian is not None or isinstance(structure, _linsolve.MatrixFree):
-            return 0
-        if isinstance(structure, _linsolve.Banded):
-            return structure.lower + structure.upper + 1
-        return y.shape[0]
+        return _linsolve.jacobian_cost(self.structure, self.jacobian, y.shape[0])
 
     def _factor(self, jacobian, shift):
         raise NotImplementedError

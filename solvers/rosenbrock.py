@@ -296,13 +296,11 @@ class Rosenbrock:
         return jnp.iscomplexobj(y) and self.jacobian is None
 
     def _jacobian_fevals(self, y) -> int:
-        structure = self.structure
-        if self.jacobian is not None or isinstance(structure, _linsolve.MatrixFree):
-            return 0
         width = 2 if self._real_form(y) else 1
-        if isinstance(structure, _linsolve.Banded):
-            return width * (structure.lower + structure.upper + 1) + width - 1
-        return width * y.shape[0]
+        cost = _linsolve.jacobian_cost(self.structure, self.jacobian, y.shape[0])
+        if isinstance(self.structure, _linsolve.Banded) and cost:
+            return width * cost + width - 1
+        return width * cost
 
     def init(self, f, t0, y0, args, f0) -> RosenbrockState:
         """The state at ``t0``: the loop's ``f0 = f(t0, y0)``."""
