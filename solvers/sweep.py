@@ -28,6 +28,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 
 from ._solution import STATUS_MESSAGES, Solution, SolveError
 from ._solve import solve
+from .sde import solve_sde
 
 __all__ = ["sweep", "use_host_devices", "lockstep_cost"]
 
@@ -117,7 +118,11 @@ def sweep(
         progress: print a progress bar over chunks to stderr.
         balance: ``False``, ``True`` (pilot solve) or an ``(N,)`` array of costs.
         **solve_options: passed to :func:`solvers.solve` (``method``, ``ts``, ``dt``,
-            ``rtol``, ``atol``, ``max_steps``, ``adjoint``, ``throw``).
+            ``rtol``, ``atol``, ``max_steps``, ``adjoint``, ``throw``). An SDE ensemble:
+            ``diffusion=g`` and ``key=`` a batch of ``N`` keys (e.g.
+            ``jax.random.split(key, N)``, always batched along axis 0) make member
+            ``i`` ``solve_sde(f, g, y0_i, t_span, params_i, key=key[i], ...)``
+            (options ``method``, ``dt``, ``ts``, ``noise``).
 
     Returns:
         The batched :class:`Solution` (``ts``, ``ys``, ``stats`` and ``status`` have a
@@ -132,6 +137,23 @@ def sweep(
     throw = solve_options.pop("throw", True)
     if "params" in solve_options or "y0" in solve_options:
         raise TypeError("pass y0 and params positionally to sweep.")
+    diffusion = solve_options.pop("diffusion", None)
+    keys = solve_options.pop("key", None)
+    if (diffusion is None) != (keys is None):
+        raise TypeError(
+            "an SDE sweep needs both diffusion= and key= (a batch of keys, e.g. "
+            "jax.random.split(key, N)); an ODE sweep takes neither."
+        )
+    if diffusion is not None:
+        keys = jnp.asarray(keys)
+        if jnp.issubdtype(keys.dtype, jax.dtypes.prng_key):
+            keys = jax.random.key_data(keys)  # raw words travel through numpy and shards
+        if keys.ndim != 2:
+            raise ValueError(
+                f"key must be a batch of keys with a leading member axis, got shape "
+                f"{keys.shape} (use jax.random.split(key, N))."
+            )
+        solve_options["diffusion"] = diffusion
     if not (isinstance(in_axes, (tuple, list)) and len(in_axes) == 2):
         raise ValueError(f"in_axes must be a pair (y0_axes, params_axes), got {in_axes!r}.")
     if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
@@ -146,7 +168,8 @@ def sweep(
     except _AxisOutOfRangeError as error:
         raise ValueError(error.explain(in_axes, (y0, params))) from None
     y0 = y0_leading
-    leaves, treedef = jax.tree.flatten((y0, params), is_leaf=_is_batched)
+    batched_keys = None if keys is None else _to_leading(keys, 0, "key")
+    leaves, treedef = jax.tree.flatten((y0, params, batched_keys), is_leaf=_is_batched)
     batched = tuple(_is_batched(leaf) for leaf in leaves)
     if not any(batched):
         raise ValueError("in_axes maps no argument: give at least one batched axis.")
@@ -398,7 +421,7 @@ def _pad(arrays, batched, length):
 
 # --- options, programs and data movement ------------------------------------------
 
-_STATIC_OPTIONS = ("method", "dt", "max_steps", "adjoint")
+_STATIC_OPTIONS = ("method", "dt", "max_steps", "adjoint", "diffusion", "noise")
 _DYNAMIC_OPTIONS = ("ts", "rtol", "atol")
 
 
@@ -431,8 +454,11 @@ def _program(f, treedef, batched, static, mesh, per_device):
     t_span = static.pop("t_span")
 
     def member(leaves, dynamic):
-        y0, params = jax.tree.unflatten(treedef, leaves)
+        y0, params, key = jax.tree.unflatten(treedef, leaves)
         options = {"throw": False, **static}
+        if "diffusion" in options:
+            diffusion = options.pop("diffusion")
+            return solve_sde(f, diffusion, y0, t_span, params, key=key, **options, **dynamic)
         return solve(f, y0, t_span, params, **options, **dynamic)
 
     def on_device(leaves, dynamic):
@@ -493,8 +519,10 @@ def _pilot_cost(f, treedef, batched, arrays, static, dynamic, mesh, chunk_size):
         "rtol": min(1e-2, 1e3 * float(dynamic.get("rtol", 1e-6))),
         "atol": min(1e-2, 1e3 * float(dynamic.get("atol", 1e-9))),
     }
-    y0, params = jax.tree.unflatten(treedef, arrays)
-    axes = jax.tree.unflatten(treedef, [0 if b else None for b in batched])
+    if "diffusion" in options:
+        raise ValueError("balance is for adaptive ODE solves; an SDE sweep has fixed steps.")
+    y0, params, _ = jax.tree.unflatten(treedef, arrays)
+    axes = jax.tree.unflatten(treedef, [0 if b else None for b in batched])[:2]
     pilot = sweep(
         f,
         y0,
