@@ -267,7 +267,11 @@ def advance(cfg, f, args, state, t1, options):
     new_state = LoopState(
         t=t_after,
         y=jnp.where(accept, step.y, y),
-        method_state=tree_where(accept, method_state, state.method_state),
+        method_state=tree_where(
+            accept,
+            method_state,
+            state.method_state if step.rejected_state is None else step.rejected_state,
+        ),
         controller_state=controller_state,
         num_steps=num_steps,
         num_accepted=state.num_accepted + accept.astype(jnp.int32),

@@ -39,6 +39,9 @@ class Step(NamedTuple):
         state: the method's state after the step (used only if the step is accepted).
         status: integer status of the step (0: fine; e.g. a Newton failure otherwise).
         num_fevals: evaluations of ``f`` this step made (a Python int or an array).
+        rejected_state: the state to keep if the step is rejected (``None``: the state
+            before the step). An implicit method passes on a Jacobian it recomputed, so
+            the retry with a smaller step does not compute it again.
     """
 
     y: Any
@@ -47,6 +50,7 @@ class Step(NamedTuple):
     state: Any
     status: Any
     num_fevals: Any
+    rejected_state: Any = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -163,6 +163,14 @@ class _Implicit:
         fevals = fevals + used + jnp.where(retry, used_again + self._jacobian_fevals(y), 0)
         return jacobian, factors, result, converged, rate, fevals
 
+    @staticmethod
+    def _keep(state, jacobian, factors, shift):
+        """The state after a rejected step: the same start, with the Jacobian and
+        factors this step used (possibly fresh), so the retry reuses them."""
+        return state._replace(
+            jacobian=jacobian, factors=factors, shift=shift, refresh=jnp.zeros((), bool)
+        )
+
     def _finish(self, state, f1, jacobian, factors, shift, converged, rate, extra):
         return ImplicitState(
             f1,
@@ -416,7 +424,15 @@ class ESDIRK(_Implicit):
         error = jnp.where(converged, error, jnp.inf)
         status = jnp.where(converged, SUCCESS, NEWTON_DIVERGENCE).astype(jnp.int32)
         new_state = self._finish(state, f1, jacobian, factors, shift, converged, rate, ())
-        return Step(y1, error, (f0, f1), new_state, status, fevals)
+        return Step(
+            y1,
+            error,
+            (f0, f1),
+            new_state,
+            status,
+            fevals,
+            self._keep(state, jacobian, factors, shift),
+        )
 
     def dense(self, f, t, h, y0, y1, dense_info, args):
         f0, f1 = dense_info
@@ -680,7 +696,9 @@ class Radau5(_Implicit):
             rate,
             (jnp.stack(coefficients), jnp.asarray(h, real)),
         )
-        return Step(y1, error, z, new_state, status, fevals)
+        return Step(
+            y1, error, z, new_state, status, fevals, self._keep(state, jacobian, factors, shift)
+        )
 
     @staticmethod
     def _polynomial(rows):
