@@ -301,23 +301,21 @@ def banded_solve(factors, rhs, lower, upper):
     n = rhs.shape[0]
 
     def forward(y, k):
-        # y[k + r] -= L[k + r, k] y[k], r = 1..lower
-        if lower == 0:
-            return y, None
+        # y[k + r] -= L[k + r, k] y[k], r = 1..lower (y padded by `lower` zeros, once)
         multipliers = jnp.stack(
             [factors[jnp.minimum(k + r, n - 1), lower - r] for r in range(1, lower + 1)]
         )
         valid = k + jnp.arange(1, lower + 1) < n
-        window = lax.dynamic_slice(
-            jnp.concatenate([y, jnp.zeros((lower,), y.dtype)]), (k + 1,), (lower,)
-        )
+        window = lax.dynamic_slice(y, (k + 1,), (lower,))
         window = window - jnp.where(valid, multipliers, 0) * y[k]
-        y = lax.dynamic_update_slice(
-            jnp.concatenate([y, jnp.zeros((lower,), y.dtype)]), window, (k + 1,)
-        )[:n]
-        return y, None
+        return lax.dynamic_update_slice(y, window, (k + 1,)), None
 
-    y, _ = lax.scan(forward, rhs, jnp.arange(n))
+    y = rhs
+    if lower:
+        y, _ = lax.scan(
+            forward, jnp.concatenate([rhs, jnp.zeros((lower,), rhs.dtype)]), jnp.arange(n)
+        )
+        y = y[:n]
     padded = jnp.concatenate([y, jnp.zeros((upper,), y.dtype)])
 
     def backward(x, k):
