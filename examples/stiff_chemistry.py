@@ -87,11 +87,7 @@ def robertson(out, quick):
     atol = 1e-10
     prob = problems.get("robertson")
     print(f"Robertson to t = {prob.t_span[1]:g}, rtol {RTOL:g}, atol {atol:g}:")
-    methods = (
-        ["rodas5", "radau5", "kvaerno5"]
-        if quick
-        else ["rodas5", "radau5", "kvaerno5", "bdf", "auto"]
-    )
+    methods = ["rodas5"] if quick else ["rodas5", "radau5", "kvaerno5", "bdf", "auto"]
     ok = True
     for method in methods:
         sol, seconds = run(prob, method, atol)
@@ -128,15 +124,15 @@ def van_der_pol(out, quick):
     print(f"Van der Pol, mu = {mu:g}, t to {span[1]:g}, rtol {RTOL:g}, atol {atol:g}:")
     ok = True
     results = {}
-    for method in ["rodas5", "radau5", "auto"]:
+    if quick:
+        reference = np.asarray(
+            prob.solve(method="rodas5", rtol=1e-10, atol=1e-10, max_steps=50_000).ys[-1]
+        )
+    else:
+        reference = full.reference_solution
+    for method in ["auto"] if quick else ["rodas5", "radau5", "auto"]:
         sol, seconds = run(prob, method, atol)
         results[method] = sol
-        if quick:
-            reference = np.asarray(
-                prob.solve(method="radau5", rtol=1e-10, atol=1e-10, max_steps=50_000).ys[-1]
-            )
-        else:
-            reference = full.reference_solution
         error = scaled_error(sol.ys[-1], reference, atol)
         report(method, sol, seconds, error)
         ok &= int(sol.status) == 0 and error <= 1e-4
@@ -182,7 +178,9 @@ def van_der_pol(out, quick):
 
 
 def main(argv=None):
-    args, out = parse_arguments(__doc__, argv, "shorter Van der Pol run, three methods")
+    args, out = parse_arguments(
+        __doc__, argv, "shorter Van der Pol run; rodas5 and auto only (a smoke test)"
+    )
     ok = robertson(out, args.quick)
     ok &= van_der_pol(out, args.quick)
     if not ok:

@@ -466,7 +466,7 @@ def test_divergence_raises_fit_error_with_last_good_params():
     assert error.step == 1
     assert float(error.params) == 1.8
     assert error.losses.shape == (1,)
-    assert "The solver failed" in str(error) and "Kvaerno5" in str(error)
+    assert "The solver failed" in str(error) and "rodas5" in str(error)
 
 
 def test_nonfinite_gradient_raises_fit_error():
