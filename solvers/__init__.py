@@ -9,6 +9,7 @@ from ._linsolve import Banded, Dense, MatrixFree
 from ._solution import DenseOutput, EventRecord, Solution, SolveError, status_message
 from ._solve import solve
 from ._tableaus import ButcherTableau
+from .auto import Auto, AutoController
 from .bdf import BDF, BDFController
 from .explicit import (
     RK4,
@@ -23,7 +24,6 @@ from .explicit import (
     Step,
     Tsit5,
 )
-from .auto import Auto, AutoController
 from .fit import FitError, FitResult, fit
 from .implicit import ESDIRK, ImplicitEuler, Kvaerno3, Kvaerno5, Radau5, Trapezoid
 from .rosenbrock import Rodas5
