@@ -9,7 +9,7 @@ import math
 import jax.numpy as jnp
 
 from ._problem import Problem, as_params, as_state, as_t_span, register
-from .mechanics import kepler_periapsis_state, solve_kepler_equation
+from .mechanics import kepler_orbit, kepler_periapsis_state
 
 # Hairer, Nørsett & Wanner I, section II.10, problem PLEI (also in the Bari "Test Set
 # for IVP Solvers"): positions and velocities of the seven bodies at t = 0.
@@ -232,15 +232,8 @@ def kepler_qp(*, e=0.6, mu=1.0, y0=None, t_span=(0.0, 20.0 * math.pi)) -> Proble
     t0 = t_span[0]
 
     def exact(t, params):
-        e, mu = params["e"], params["mu"]
-        E = solve_kepler_equation(jnp.sqrt(mu) * (t - t0), e)
-        cos, sin = jnp.cos(E), jnp.sin(E)
-        root = jnp.sqrt(1.0 - e**2)
-        speed = jnp.sqrt(mu) / (1.0 - e * cos)
-        return (
-            jnp.stack([cos - e, root * sin]),
-            jnp.stack([-speed * sin, speed * root * cos]),
-        )
+        state = kepler_orbit(t - t0, params["e"], params["mu"])
+        return state[:2], state[2:]
 
     if y0 is None:
         state = kepler_periapsis_state(e, mu)

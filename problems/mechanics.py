@@ -418,6 +418,16 @@ def kepler_periapsis_state(e, mu=1.0) -> jnp.ndarray:
     return jnp.stack([1.0 - e, zero, zero, jnp.sqrt(mu * (1.0 + e) / (1.0 - e))])
 
 
+def kepler_orbit(elapsed, e, mu):
+    """The elliptic Kepler orbit (semi-major axis 1) ``elapsed`` time after periapsis:
+    ``(x, y, vx, vy)`` from Kepler's equation ``E - e sin E = sqrt(mu) elapsed``."""
+    E = solve_kepler_equation(jnp.sqrt(mu) * elapsed, e)
+    cos, sin = jnp.cos(E), jnp.sin(E)
+    root = jnp.sqrt(1.0 - e**2)
+    speed = jnp.sqrt(mu) / (1.0 - e * cos)
+    return jnp.stack([cos - e, root * sin, -speed * sin, speed * root * cos])
+
+
 @register("kepler")
 def kepler(*, e=0.6, mu=1.0, y0=None, t_span=(0.0, 20.0 * math.pi)) -> Problem:
     r"""The Kepler (two-body) problem in the plane, in relative coordinates.
@@ -461,12 +471,7 @@ def kepler(*, e=0.6, mu=1.0, y0=None, t_span=(0.0, 20.0 * math.pi)) -> Problem:
     t0 = t_span[0]
 
     def exact(t, params):
-        e, mu = params["e"], params["mu"]
-        E = solve_kepler_equation(jnp.sqrt(mu) * (t - t0), e)
-        cos, sin = jnp.cos(E), jnp.sin(E)
-        root = jnp.sqrt(1.0 - e**2)
-        speed = jnp.sqrt(mu) / (1.0 - e * cos)
-        return jnp.stack([cos - e, root * sin, -speed * sin, speed * root * cos])
+        return kepler_orbit(t - t0, params["e"], params["mu"])
 
     if y0 is None:
         y0 = kepler_periapsis_state(e, mu)
