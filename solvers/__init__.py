@@ -3,6 +3,7 @@
 Everything public is re-exported here; the modules behind it are private.
 """
 
+from . import pde
 from ._control import ConstantSteps, PIDController, PredictiveController
 from ._events import Event
 from ._linsolve import Banded, Dense, MatrixFree
@@ -24,7 +25,9 @@ from .explicit import (
     Step,
     Tsit5,
 )
+from .exponential import ETDRK1, ETDRK2, ETDRK4
 from .fit import FitError, FitResult, fit
+from .imex import IMEX2, IMEXEuler
 from .implicit import ESDIRK, ImplicitEuler, Kvaerno3, Kvaerno5, Radau5, Trapezoid
 from .rosenbrock import Rodas5
 from .sde import BrownianPath, brownian_path, solve_sde
@@ -47,6 +50,11 @@ __all__ = [
     "Auto",
     "AutoController",
     "ESDIRK",
+    "ETDRK1",
+    "ETDRK2",
+    "ETDRK4",
+    "IMEX2",
+    "IMEXEuler",
     "ImplicitEuler",
     "Kvaerno3",
     "Kvaerno5",
@@ -94,6 +102,7 @@ __all__ = [
     "fit",
     "hamiltonian",
     "lockstep_cost",
+    "pde",
     "solve",
     "solve_sde",
     "status_message",

@@ -166,10 +166,14 @@ def start_time(t, options):
 def init_method(method, f, t, y, args, f0, options):
     """``method.init``; a method with ``uses_tolerances = True`` (an implicit method,
     whose Newton iteration stops relative to the error tolerance) also gets
-    ``tolerances=(rtol, atol)``."""
+    ``tolerances=(rtol, atol)``; one with ``uses_step = True`` (an exponential or IMEX
+    method, whose coefficients depend on the step size) gets the fixed step ``dt=``."""
+    kwargs = {}
     if getattr(method, "uses_tolerances", False):
-        return method.init(f, t, y, args, f0, tolerances=(options.rtol, options.atol))
-    return method.init(f, t, y, args, f0)
+        kwargs["tolerances"] = (options.rtol, options.atol)
+    if getattr(method, "uses_step", False):
+        kwargs["dt"] = options.dt
+    return method.init(f, t, y, args, f0, **kwargs)
 
 
 def initial_state(cfg, f, conditions, args, y0, t0, t1, options):

@@ -28,6 +28,11 @@ METHODS = {
     "leapfrog": ("symplectic", "Leapfrog"),
     "yoshida4": ("symplectic", "Yoshida4"),
     "ruth4": ("symplectic", "Ruth4"),
+    "etdrk1": ("exponential", "ETDRK1"),
+    "etdrk2": ("exponential", "ETDRK2"),
+    "etdrk4": ("exponential", "ETDRK4"),
+    "imex_euler": ("imex", "IMEXEuler"),
+    "imex2": ("imex", "IMEX2"),
 }
 
 

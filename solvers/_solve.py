@@ -16,7 +16,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 from jaxtyping import ArrayLike, PyTree
 
-from . import _adjoint, _registry
+from . import _adjoint, _registry, _split
 from ._control import ConstantSteps, PIDController, fixed_step_count
 from ._events import Event
 from ._loop import LoopConfig, Options
@@ -600,6 +600,10 @@ def _solve_builtin(f, y0, params, arrays, cfg):
             return direction.astype(dtype) * jnp.asarray(matrix).astype(dtype)
 
         flat_field.jacobian = flat_jacobian
+
+    if getattr(cfg.method, "uses_split", False):
+        # The exponential and IMEX methods read the two parts of a semilinear field.
+        args = _split.attach(flat_field, f, t0, y0, params, args, unravel, dtype)
 
     flat_conditions = tuple(flat_condition(c, start, count) for c, start, count in conditions)
     forward_t0, forward_t1 = direction * t0, direction * t1
