@@ -299,7 +299,8 @@ def dense_shape(method, f, args, y0, t0):
 
     def coefficients(y, t):
         f0 = f(t, y, args)
-        tolerances = Options(jnp.ones((), t.dtype), jnp.ones((), t.dtype), None, None, None)
+        one = jnp.ones((), t.dtype)
+        tolerances = Options(one, one, one, None, None)
         step = method.step(f, t, y, t, args, init_method(method, f, t, y, args, f0, tolerances))
         return method.dense(f, t, t, y, step.y, step.dense_info, args)
 

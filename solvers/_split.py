@@ -69,7 +69,7 @@ class FlatSplit:
         if "spectral_nonlinear" in self._parts:
             direction = args[2]
             out, _ = self._call("spectral_nonlinear", args, direction * tau, v)
-            return jax.tree.map(lambda x: direction.astype(x.real.dtype) * x, out)
+            return jax.tree.map(lambda x: direction.astype(x.dtype) * x, out)
         return self.to_spectral(self.nonlinear(tau, self.from_spectral(v), args))
 
 

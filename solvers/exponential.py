@@ -20,8 +20,8 @@ Fourier space, ``N_x = N(., x)``):
       f_3 = h (-4 - 3z - z^2 + e^z (4 - z)) / z^3
 
 The coefficient functions cancel catastrophically for small ``|z|``; they are evaluated
-by Kassam & Trefethen's contour integral, the mean of the function over ``M`` points on
-a circle of radius 1 around each ``z`` (Cauchy's formula with the trapezoid rule),
+by Kassam & Trefethen's contour integral, the mean of the function over ``M = 32``
+points on a circle of radius 1 around each ``z`` (Cauchy's formula with the trapezoid rule),
 accurate to rounding for every ``z``, small, large, real or complex.
 
 References: S. M. Cox and P. C. Matthews, "Exponential time differencing for stiff
@@ -39,7 +39,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from . import _linsolve
 from .explicit import Step
+from .pde.spectral import multiply
 
 CONTOUR_POINTS = 32
 
@@ -67,11 +69,11 @@ def phi_coefficients(eigenvalues, h, kinds, points=CONTOUR_POINTS):
     """
     lam = jnp.asarray(eigenvalues)
     real = not jnp.iscomplexobj(lam)
-    cdtype = jnp.result_type(lam.dtype, 1j)
+    cdtype = _linsolve.complex_dtype(lam.dtype)
     h = jnp.asarray(h).astype(lam.real.dtype)
-    z = (h * lam).astype(cdtype)
-    angles = np.pi * (np.arange(1, points + 1) - 0.5) / points
-    r = jnp.asarray(np.exp(1j * angles)).astype(cdtype)
+    z = h.astype(cdtype) * lam.astype(cdtype)
+    angles = 2 * np.pi * (np.arange(1, points + 1) - 0.5) / points
+    r = jnp.asarray(np.exp(1j * angles).reshape((1,) * z.ndim + (points,))).astype(cdtype)
     zr = z[..., None] + r
     ez = jnp.exp(zr)
     formulas = {
@@ -89,7 +91,7 @@ def phi_coefficients(eigenvalues, h, kinds, points=CONTOUR_POINTS):
         elif kind == "E2":
             value = jnp.exp(z / 2)
         else:
-            value = h * jnp.mean(formulas[kind](), axis=-1)
+            value = h.astype(cdtype) * jnp.mean(formulas[kind](), axis=-1)
         out[kind] = value.real if real else value
     return out
 
@@ -111,9 +113,11 @@ def _tree_lincomb(*terms):
     """``sum_i c_i * x_i`` over pytrees (``c_i`` pytrees like ``x_i`` or scalars)."""
 
     def combine(*leaves):
-        total = 0
+        total = None
         for i in range(0, len(leaves), 2):
-            total = total + leaves[i] * leaves[i + 1]
+            c, x = leaves[i], leaves[i + 1]
+            term = (c * x) if isinstance(c, (int, float)) else multiply(c, x)
+            total = term if total is None else total + term
         return total
 
     flat = []

@@ -35,6 +35,7 @@ from jax import lax
 from . import _linsolve
 from .explicit import Step
 from .exponential import hermite_coefficients, hermite_evaluate, split_of
+from .pde.spectral import multiply
 
 
 def _linear_field(split):
@@ -65,7 +66,7 @@ class _IMEX:
         """``(I - gamma h L)^{-1} rhs``."""
         if split.diagonal:
             hats = split.to_spectral(rhs)
-            return split.from_spectral(jax.tree.map(jnp.multiply, factors, hats))
+            return split.from_spectral(jax.tree.map(multiply, factors, hats))
         shift = (1 / (self.gamma * jnp.asarray(h))).astype(rhs.dtype)
         out = _linsolve.solve(split.structure, factors, rhs, f=_linear_field(split), args=args)
         return (shift * out).astype(rhs.dtype)

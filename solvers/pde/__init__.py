@@ -7,11 +7,24 @@ the split into a linear and a nonlinear part (:func:`semilinear`).
 """
 
 from . import spectral
+from .boundary import Dirichlet, Neumann, Periodic, Robin, faces, pad
+from .fd import banded_structure, divergence, gradient, laplacian, upwind
 from .grid import Grid
 from .operators import FourierOperator, LinearOperator, SemilinearField, semilinear
 
 __all__ = [
+    "Dirichlet",
     "FourierOperator",
+    "Neumann",
+    "Periodic",
+    "Robin",
+    "banded_structure",
+    "divergence",
+    "faces",
+    "gradient",
+    "laplacian",
+    "pad",
+    "upwind",
     "Grid",
     "LinearOperator",
     "SemilinearField",

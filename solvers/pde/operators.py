@@ -15,6 +15,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from .. import _linsolve
 from .._linsolve import Banded, Dense, MatrixFree
 from . import spectral
 from .grid import Grid
@@ -22,6 +23,10 @@ from .grid import Grid
 
 def _real_dtype(dtype):
     return jnp.finfo(dtype).dtype
+
+
+def _is_complex(leaf) -> bool:
+    return jnp.issubdtype(leaf.dtype, jnp.complexfloating)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -67,9 +72,7 @@ class FourierOperator:
         """The physical state with coefficients ``u_hat``; ``like`` gives the
         structure and which fields are real."""
         return jax.tree.map(
-            lambda c, leaf: spectral.ifft(c, self.grid, not jnp.iscomplexobj(leaf)).astype(
-                leaf.dtype
-            ),
+            lambda c, leaf: spectral.ifft(c, self.grid, not _is_complex(leaf)).astype(leaf.dtype),
             u_hat,
             like,
         )
@@ -78,8 +81,12 @@ class FourierOperator:
         """The multipliers, one array per field of ``like``, of the transform's shape."""
         leaves, treedef = jax.tree.flatten(like)
         values = {}
-        for real in {not jnp.iscomplexobj(leaf) for leaf in leaves}:
-            out = self.symbol(self._k(real), params)
+        base = _real_dtype(jnp.result_type(*[leaf.dtype for leaf in leaves]))
+        for real in {not _is_complex(leaf) for leaf in leaves}:
+            # k in the state's precision, so that a symbol written with it does not
+            # promote (float32 states stay float32).
+            k = jax.tree.map(lambda a: jnp.asarray(a, base), self._k(real))
+            out = self.symbol(k, params)
             out_leaves = jax.tree.leaves(out)
             if len(out_leaves) == 1:
                 out_leaves = out_leaves * len(leaves)
@@ -91,11 +98,11 @@ class FourierOperator:
             values[real] = out_leaves
         result = []
         for i, leaf in enumerate(leaves):
-            real = not jnp.iscomplexobj(leaf)
+            real = not _is_complex(leaf)
             value = jnp.asarray(values[real][i])
             shape = self.grid.spectral_shape(real)
             base = _real_dtype(leaf.dtype)
-            dtype = jnp.result_type(base, 1j) if jnp.iscomplexobj(value) else base
+            dtype = _linsolve.complex_dtype(base) if jnp.iscomplexobj(value) else base
             result.append(
                 jnp.broadcast_to(value.astype(dtype), leaf.shape[: -self.grid.ndim] + shape)
             )
@@ -104,7 +111,7 @@ class FourierOperator:
     def __call__(self, u, params):
         hats = self.transform(u)
         eig = self.eigenvalues(params, u)
-        return self.inverse(jax.tree.map(jnp.multiply, eig, hats), u)
+        return self.inverse(jax.tree.map(spectral.multiply, eig, hats), u)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

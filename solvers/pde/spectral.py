@@ -11,8 +11,20 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
 from .grid import Grid
+
+
+def multiply(c, v):
+    """``c * v`` for a multiplier ``c`` (real or complex) and Fourier coefficients ``v``
+    without type promotion: a real ``c`` scales the real and imaginary parts (half the
+    work of a complex product), a complex one is cast to ``v``'s precision."""
+    c = jnp.asarray(c)
+    if jnp.iscomplexobj(c) or not jnp.iscomplexobj(v):
+        return c.astype(v.dtype) * v
+    c = c.astype(v.real.dtype)
+    return lax.complex(c * v.real, c * v.imag)
 
 
 def _axes(grid: Grid) -> tuple[int, ...]:
@@ -82,7 +94,7 @@ def derivative(u, grid: Grid, axis: int = 0, order: int = 1):
     _check(u, grid)
     real = not jnp.iscomplexobj(u)
     symbol = _derivative_symbol(grid, real, axis, order)
-    return ifft(symbol * fft(u, grid), grid, real).astype(u.dtype)
+    return ifft(multiply(symbol, fft(u, grid)), grid, real).astype(u.dtype)
 
 
 def gradient(u, grid: Grid):
@@ -101,7 +113,7 @@ def laplacian(u, grid: Grid):
     """The spectral Laplacian ``ifft(-|k|^2 fft(u))``."""
     _check(u, grid)
     real = not jnp.iscomplexobj(u)
-    return ifft(laplacian_symbol(grid, real) * fft(u, grid), grid, real).astype(u.dtype)
+    return ifft(multiply(laplacian_symbol(grid, real), fft(u, grid)), grid, real).astype(u.dtype)
 
 
 def dealias_mask(grid: Grid, real: bool = True, fraction: float = 2 / 3) -> np.ndarray:
