@@ -180,11 +180,9 @@ class _Exponential:
         )
         v1, v1_nonlinear, fevals = self._advance(split, t, h, args, coefficients, v, nv)
         y1 = split.from_spectral(v1)
-        # Only a step of the solve's own dt keeps its coefficients (a shortened last
-        # step recomputes them and would otherwise evict dt's).
-        keep = h == h_cached
-        new_coefficients = jax.tree.map(lambda a, b: jnp.where(keep, a, b), state[1], coefficients)
-        new_state = (jnp.where(keep, h_cached, h), new_coefficients, v1, v1_nonlinear)
+        # The state keeps the coefficients of the solve's own dt: a step of another
+        # size (the shortened last step) computes its own and drops them.
+        new_state = (h_cached, state[1], v1, v1_nonlinear)
         dense_info = (v, nv, v1, v1_nonlinear)
         # A non-finite y1 is rejected by the fixed-step controller (status 3).
         return Step(y1, None, dense_info, new_state, jnp.zeros((), jnp.int32), fevals)
