@@ -410,7 +410,13 @@ def integrate(cfg, f, conditions, args, y0, t0, t1, ts, options, recorder=None):
             if not cfg.dense:
                 wanted = jnp.zeros((), bool)
                 if num_saves:
-                    wanted = wanted | save_pending(ts, out["save_index"], new.t)
+                    pending = save_pending(ts, out["save_index"], new.t)
+                    if "thetas" not in out:
+                        # A save time on the step's end is y1 itself (_write_saves):
+                        # no interpolant needed (rollouts saved at every step).
+                        first = ts[jnp.minimum(out["save_index"], num_saves - 1)]
+                        pending = pending & (first != new.t)
+                    wanted = wanted | pending
                 if conditions:
                     wanted = wanted | _any_crossing(cfg.events, out["events"]["values"], g_end)
                 needed = accept & wanted
@@ -607,6 +613,11 @@ def _write_saves(method, ts, attempt, t_now, coefficients, out):
         targets = jnp.where(flags, rows, num_saves)  # out of bounds: dropped
         thetas = jnp.where(h > 0, (times - t) / jnp.where(h > 0, h, 1), 0)
         values = jax.vmap(lambda theta: method.interpolate(y, coefficients, theta))(thetas)
+        if not recording:
+            # Save times on the step's end take y1 exactly (the interpolant was not
+            # formed for a step whose only save time is its end).
+            at_end = (times == t_now)[:, None]
+            values = jnp.where(at_end, attempt.y1[None, :], values)
         ys = ys.at[targets].set(values, mode="drop")
         if recording:
             theta_buffer, slope_buffer = rest
