@@ -605,6 +605,16 @@ def test_overrides_change_grid_parameters_and_span():
     peak = int(jnp.argmax(soliton.y0))
     assert abs(float(soliton.grid.x[peak]) - 2.0) < soliton.grid.dx[0]
     np.testing.assert_allclose(float(jnp.max(soliton.y0)), 1.5, rtol=0.02)  # c / 2
+    # y0: a new start of the grid's shape (and dtype); a closed form no longer applies.
+    start = np.linspace(0.0, 1.0, 32)
+    moved = problems.advection_1d(y0=start)
+    assert moved.exact is None and moved.y0.dtype == jnp.float64
+    np.testing.assert_array_equal(moved.y0, start)
+    assert problems.advection_1d().exact is not None
+    pair = problems.gray_scott_2d(n=16, y0=[np.ones((16, 16)), np.zeros((16, 16))])
+    assert isinstance(pair.y0, tuple) and pair.y0[1].shape == (16, 16)
+    complex_start = problems.nls(n=64, y0=np.ones(64))
+    assert complex_start.y0.dtype == jnp.complex128 and complex_start.exact is None
 
 
 @pytest.mark.parametrize(
@@ -630,6 +640,8 @@ def test_overrides_change_grid_parameters_and_span():
         ("navier_stokes_2d", {"drag": -0.1}, ValueError, "drag >= 0"),
         ("navier_stokes_2d", {"wavenumber": 11}, ValueError, "wavenumber < n/3"),
         ("wave_1d", {"speed": 1.0}, TypeError, "valid overrides"),
+        ("kuramoto_sivashinsky", {"y0": np.zeros(64)}, ValueError, "grid's shape"),
+        ("wave_1d", {"y0": np.zeros(64)}, ValueError, "tuple of 2 fields"),
         ("kdv", {"t_span": (0.0, 1.0, 2.0)}, ValueError, "t_span"),
     ],
 )
