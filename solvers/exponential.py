@@ -96,6 +96,14 @@ def phi_coefficients(eigenvalues, h, kinds, points=CONTOUR_POINTS):
     return out
 
 
+def same_step(t, h, h_cached):
+    """Whether a step of size ``h`` from ``t`` is the solve's ``dt`` up to the rounding
+    of the time grid (the loop's steps are differences of grid times ``t0 + k dt``, off
+    from ``dt`` in the last bits), so the cached coefficients serve it."""
+    eps = jnp.finfo(jnp.asarray(h).dtype).eps
+    return jnp.abs(h - h_cached) <= 8 * eps * (jnp.abs(t) + jnp.abs(h))
+
+
 def hermite_coefficients(h, y0, y1, f0, f1):
     """The cubic Hermite interpolant of ``y0, y1, y'(0) = f0, y'(h) = f1``:
     ``y(theta) = y0 + c_0 theta + c_1 theta^2 + c_2 theta^3``."""
@@ -174,7 +182,7 @@ class _Exponential:
         split = self._split(f)
         h_cached, coefficients, v, nv = state
         coefficients = lax.cond(
-            eqxi.unvmap_all(h == h_cached),
+            eqxi.unvmap_all(same_step(t, h, h_cached)),
             lambda: coefficients,
             lambda: self._coefficients(split, args, h),
         )

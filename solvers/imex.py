@@ -34,7 +34,7 @@ from jax import lax
 
 from . import _linsolve
 from .explicit import Step
-from .exponential import hermite_coefficients, hermite_evaluate, split_of
+from .exponential import hermite_coefficients, hermite_evaluate, same_step, split_of
 from .pde.spectral import multiply
 
 
@@ -82,7 +82,7 @@ class _IMEX:
         split = split_of(f, self.name)
         h_cached, factors = state
         factors = lax.cond(
-            eqxi.unvmap_all(h == h_cached),
+            eqxi.unvmap_all(same_step(t, h, h_cached)),
             lambda: factors,
             lambda: self._factor(split, t, y, args, h),
         )

@@ -357,3 +357,25 @@ def test_blow_up_is_reported_not_returned():
     sol = solvers.solve(field, 5.0 + U0, (0.0, 5.0), PARAMS, method="etdrk4", dt=0.1, throw=False)
     assert int(sol.status) != 0
     assert bool(jnp.all(jnp.isnan(sol.ys[-1])))
+
+
+def test_steps_off_dt_in_the_last_bits_reuse_the_coefficients():
+    """The loop's steps are differences of grid times t0 + k dt: for dt = 0.02 they
+    differ from dt in the last bits, and must still count as dt (else the contour
+    coefficients would be recomputed every step)."""
+    from solvers.exponential import same_step
+
+    dt = 0.02
+    grid_times = 0.3 + dt * np.arange(2001)
+    steps = np.diff(grid_times)
+    assert not np.all(steps == dt)  # the premise: rounding differences exist
+    assert bool(jnp.all(same_step(jnp.asarray(grid_times[:-1]), jnp.asarray(steps), dt)))
+    assert not bool(same_step(jnp.asarray(0.3), jnp.asarray(dt * (1 + 1e-9)), dt))
+
+
+def test_shortened_last_step_uses_its_own_coefficients():
+    """dt = 0.3 on (0, 1): the last step (0.1) needs coefficients for h = 0.1; using
+    dt's would be off by O(1e-2)."""
+    sol = solvers.solve(BURGERS, U0, (0.0, T1), PARAMS, method="etdrk4", dt=0.3)
+    assert int(sol.stats["num_steps"]) == 4
+    assert float(jnp.max(jnp.abs(sol.ys[-1] - burgers_exact(T1, 0.5)))) < 1e-4
