@@ -3,7 +3,7 @@
     u_t = D u_xx + r(x) u (1 - u)   on 0 < x < 10,   u_x = 0 at both ends,
 
 Fisher-KPP (R. A. Fisher, Ann. Eugenics 7 (1937) 355-369; A. Kolmogorov, I.
-Petrovsky and N. Piskunov, Bull. Moscow Univ. Math. Mech. 1 (1937) 1-25) in a closed,
+Petrovsky and N. Piskunov, Bull. Moscow Univ. Math. Mech. 1 (1937) 1-26) in a closed,
 heterogeneous habitat: a population of density u (relative to the carrying capacity)
 diffuses with D = 0.05 (known) and grows logistically at a rate r(x) that varies along
 the habitat (N. Shigesada and K. Kawasaki, *Biological Invasions: Theory and
