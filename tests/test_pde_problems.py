@@ -249,7 +249,7 @@ def test_exact_solutions_match_the_textbook_formulas():
     want = np.exp(-0.3 * 4 * t) * np.sin(2 * x) - 0.4 * np.exp(-0.3 * 49 * t) * np.sin(7 * x)
     np.testing.assert_allclose(heat.exact(t, heat.params), want, rtol=0, atol=1e-15)
     # Heat, Dirichlet on [0, pi]: cell centres, the same sine modes.
-    walls = problems.heat_1d(bc="dirichlet", n=16, modes=(1,), amplitudes=(1.0,))
+    walls = problems.heat_1d(bc="dirichlet", n=16, D=0.2, modes=(1,), amplitudes=(1.0,))
     np.testing.assert_allclose(walls.grid.x, (np.arange(16) + 0.5) * np.pi / 16, rtol=1e-15)
     np.testing.assert_allclose(
         walls.exact(t, walls.params), np.exp(-0.2 * t) * np.sin(walls.grid.x), atol=1e-15
@@ -432,7 +432,7 @@ def test_wave_hamiltonian_generates_the_field():
 def test_heat_1d_solve_and_its_derivative_in_D():
     """etdrk1 is exact in time for a linear problem: the solve matches exact to rounding,
     and its forward-mode derivative in D matches d/dD of the closed form."""
-    prob = problems.heat_1d(n=32, t_span=(0.0, 0.8))
+    prob = problems.heat_1d(n=32, D=0.2, t_span=(0.0, 0.8))
 
     def final_state(D):
         solution = solvers.solve(
@@ -454,7 +454,7 @@ def test_heat_1d_solve_and_its_derivative_in_D():
 
 
 def test_heat_2d_solve():
-    prob = problems.heat_2d(n=16, modes=((1, 2), (3, 1)), amplitudes=(1.0, 0.5))
+    prob = problems.heat_2d(n=16, modes=((1, 2), (3, 1)), amplitudes=(1.0, 0.5), t_span=(0, 1))
     error = max_error(last(prob.solve(method="etdrk1", dt=0.25)), prob.exact(1.0, prob.params))
     assert error < 1e-14
 
