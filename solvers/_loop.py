@@ -166,14 +166,10 @@ def start_time(t, options):
 def init_method(method, f, t, y, args, f0, options):
     """``method.init``; a method with ``uses_tolerances = True`` (an implicit method,
     whose Newton iteration stops relative to the error tolerance) also gets
-    ``tolerances=(rtol, atol)``; one with ``uses_step = True`` (an exponential or IMEX
-    method, whose coefficients depend on the step size) gets the fixed step ``dt=``."""
-    kwargs = {}
+    ``tolerances=(rtol, atol)``."""
     if getattr(method, "uses_tolerances", False):
-        kwargs["tolerances"] = (options.rtol, options.atol)
-    if getattr(method, "uses_step", False):
-        kwargs["dt"] = options.dt
-    return method.init(f, t, y, args, f0, **kwargs)
+        return method.init(f, t, y, args, f0, tolerances=(options.rtol, options.atol))
+    return method.init(f, t, y, args, f0)
 
 
 def initial_state(cfg, f, conditions, args, y0, t0, t1, options):
@@ -299,8 +295,7 @@ def dense_shape(method, f, args, y0, t0):
 
     def coefficients(y, t):
         f0 = f(t, y, args)
-        one = jnp.ones((), t.dtype)
-        tolerances = Options(one, one, one, None, None)
+        tolerances = Options(jnp.ones((), t.dtype), jnp.ones((), t.dtype), None, None, None)
         step = method.step(f, t, y, t, args, init_method(method, f, t, y, args, f0, tolerances))
         return method.dense(f, t, t, y, step.y, step.dense_info, args)
 

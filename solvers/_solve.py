@@ -603,7 +603,20 @@ def _solve_builtin(f, y0, params, arrays, cfg):
 
     if getattr(cfg.method, "uses_split", False):
         # The exponential and IMEX methods read the two parts of a semilinear field.
-        args = _split.attach(flat_field, f, t0, y0, params, args, unravel, dtype)
+        dt = arrays["dt"]
+        fixed_dt = None if dt is None else jnp.where(arrays["invalid"], 1, jnp.abs(dt))
+        args = _split.attach(
+            flat_field,
+            f,
+            t0,
+            y0,
+            params,
+            args,
+            unravel,
+            dtype,
+            cfg.method,
+            None if fixed_dt is None else fixed_dt.astype(time_dtype),
+        )
 
     flat_conditions = tuple(flat_condition(c, start, count) for c, start, count in conditions)
     forward_t0, forward_t1 = direction * t0, direction * t1

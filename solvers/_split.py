@@ -23,7 +23,17 @@ class FlatSplit:
             for a general linear operator.
     """
 
+    def precomputed(self, args):
+        """What the method's ``precompute(split, args, dt, y)`` returned, from ``args``
+        (``None`` if the method has no ``precompute``)."""
+        if self._precomputed is None:
+            return None
+        treedef, start, count = self._precomputed
+        consts = args[1]
+        return jax.tree.unflatten(treedef, consts[start : start + count])
+
     def __init__(self, field, parts, starts, unravel, dtype, like):
+        self._precomputed = None
         self.field = field
         self.diagonal = bool(getattr(field.linear, "diagonal", False))
         self.structure = getattr(field.linear, "structure", None)
@@ -73,8 +83,15 @@ class FlatSplit:
         return self.to_spectral(self.nonlinear(tau, self.from_spectral(v), args))
 
 
-def attach(flat_field, f, t0, y0, params, args, unravel, dtype):
-    """Attach ``flat_field.semilinear`` and return ``args`` with the parts' constants."""
+def attach(flat_field, f, t0, y0, params, args, unravel, dtype, method=None, dt=None):
+    """Attach ``flat_field.semilinear`` and return ``args`` with the parts' constants.
+
+    A method with ``precompute(split, args, dt, y0_flat)`` gets it called here, once
+    per solve and outside the integration loop, for the fixed step ``dt``; the result
+    (e.g. ETDRK4's contour coefficients, IMEX's factorised ``I - gamma dt L``) travels in
+    ``args`` like a closure constant, so a step (also a replayed one in the adjoint)
+    reads it with ``split.precomputed(args)``, and its derivative with respect to the
+    parameters is taken once, not once per step."""
     from .pde.operators import SemilinearField
 
     if not isinstance(f, SemilinearField):
@@ -99,5 +116,12 @@ def attach(flat_field, f, t0, y0, params, args, unravel, dtype):
         add("nonlinear", f.nonlinear, t0, y0, params)
     else:
         add("spectral_nonlinear", f.spectral_nonlinear, t0, linear.transform(y0), params)
-    flat_field.semilinear = FlatSplit(f, parts, starts, unravel, dtype, like)
+    split = FlatSplit(f, parts, starts, unravel, dtype, like)
+    flat_field.semilinear = split
+    if method is not None and dt is not None and hasattr(method, "precompute"):
+        y0_flat = ravel_pytree(y0)[0].astype(dtype)
+        pre = method.precompute(split, (params_, consts, direction), dt, y0_flat)
+        leaves, treedef = jax.tree.flatten(pre)
+        split._precomputed = (treedef, len(consts), len(leaves))
+        consts = consts + tuple(leaves)
     return (params_, consts, direction)

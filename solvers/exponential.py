@@ -142,15 +142,15 @@ def _scalar_tree(value, like):
 
 @dataclasses.dataclass(frozen=True)
 class _Exponential:
-    """Shared machinery: the state ``(h, coefficients, v, N_v)`` in Fourier space."""
+    """Shared machinery. The coefficients for the solve's ``dt`` are computed once per
+    solve (``precompute``) and reach the steps through ``args``; the method state is
+    ``(v, N_v)``: the state's Fourier coefficients and ``N`` there."""
 
     name = "etd"
     order = 1
     kinds: tuple = ()
-    stages = 1
     error_order = None
     dense_fevals = 0
-    uses_step = True
     uses_split = True
     contour_points: int = CONTOUR_POINTS
 
@@ -161,7 +161,9 @@ class _Exponential:
         )
 
     def _split(self, f):
-        split = split_of(f, self.name)
+        return self._check(split_of(f, self.name))
+
+    def _check(self, split):
         if not split.diagonal:
             raise TypeError(
                 f"method {self.name!r} needs a linear part diagonal in Fourier space "
@@ -170,30 +172,32 @@ class _Exponential:
             )
         return split
 
-    def init(self, f, t0, y0, args, f0, dt=None):
+    def precompute(self, split, args, dt, y0):
+        """``(dt, coefficients at dt)``, once per solve (see ``solvers._split``)."""
+        return (dt, self._coefficients(self._check(split), args, dt))
+
+    def init(self, f, t0, y0, args, f0):
         split = self._split(f)
-        if dt is None:
-            raise ValueError(f"method {self.name!r} is a fixed-step method: give dt.")
-        h = jnp.asarray(dt)
         v = split.to_spectral(y0)
-        return (h, self._coefficients(split, args, h), v, split.nonlinear_hat(t0, v, args))
+        return (v, split.nonlinear_hat(t0, v, args))
 
     def step(self, f, t, y, h, args, state):
         split = self._split(f)
-        h_cached, coefficients, v, nv = state
+        dt, coefficients = split.precomputed(args)
+        same = same_step(t, h, dt)
+        # A step of another size (the shortened last one) computes its own.
         coefficients = lax.cond(
-            eqxi.unvmap_all(same_step(t, h, h_cached)),
+            eqxi.unvmap_all(same),
             lambda: coefficients,
             lambda: self._coefficients(split, args, h),
         )
+        h = jnp.where(same, dt, h)
+        v, nv = state
         v1, v1_nonlinear, fevals = self._advance(split, t, h, args, coefficients, v, nv)
         y1 = split.from_spectral(v1)
-        # The state keeps the coefficients of the solve's own dt: a step of another
-        # size (the shortened last step) computes its own and drops them.
-        new_state = (h_cached, state[1], v1, v1_nonlinear)
         dense_info = (v, nv, v1, v1_nonlinear)
         # A non-finite y1 is rejected by the fixed-step controller (status 3).
-        return Step(y1, None, dense_info, new_state, jnp.zeros((), jnp.int32), fevals)
+        return Step(y1, None, dense_info, (v1, v1_nonlinear), jnp.zeros((), jnp.int32), fevals)
 
     def dense(self, f, t, h, y0, y1, dense_info, args):
         split = self._split(f)
