@@ -33,10 +33,14 @@ class Grid:
         periodic: one bool for every axis, or one per axis.
 
     Attributes:
-        ndim, shape, domain, periodic, dx (spacing per axis, a tuple),
+        ndim: the number of axes.
+        shape: points per axis.
+        domain: one ``(a, b)`` per axis.
+        periodic: one bool per axis.
+        dx: the spacing per axis (a tuple).
         x: the coordinates: an array of the grid's shape in 1-D, a tuple of arrays of
-        the grid's shape (``meshgrid`` with ``indexing="ij"``) in 2-D and 3-D, so that
-        ``u0 = jnp.sin(grid.x)`` or ``X, Y = grid.x`` just work.
+            the grid's shape (``meshgrid`` with ``indexing="ij"``) in 2-D and 3-D, so
+            that ``u0 = jnp.sin(grid.x)`` or ``X, Y = grid.x`` just work.
         axes: the 1-D coordinate array of each axis (a tuple).
     """
 
