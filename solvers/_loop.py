@@ -264,24 +264,48 @@ def advance(cfg, f, args, state, t1, options):
     num_steps = state.num_steps + 1
     exhausted = (num_steps >= cfg.max_steps) & (t_after < t1) & (status == SUCCESS)
     status = jnp.where(exhausted, MAX_STEPS_REACHED, status)
-    new_state = LoopState(
-        t=t_after,
-        y=jnp.where(accept, step.y, y),
-        method_state=tree_where(
-            accept,
-            method_state,
-            state.method_state if step.rejected_state is None else step.rejected_state,
+    # The state-sized fields take one select each (a member that is done keeps its
+    # state, as after a rejection): for large states (PDEs) these selects are the
+    # loop's main cost.
+    keep = accept & active
+    if step.rejected_state is None:
+        otherwise = state.method_state
+    else:
+        otherwise = tree_where(active, step.rejected_state, state.method_state)
+    small = tree_where(
+        active,
+        (
+            t_after,
+            controller_state,
+            num_steps,
+            state.num_accepted + accept.astype(jnp.int32),
+            state.num_rejected + (~accept).astype(jnp.int32),
+            state.num_fevals + step.num_fevals,
+            status,
         ),
-        controller_state=controller_state,
-        num_steps=num_steps,
-        num_accepted=state.num_accepted + accept.astype(jnp.int32),
-        num_rejected=state.num_rejected + (~accept).astype(jnp.int32),
-        num_fevals=state.num_fevals + step.num_fevals,
-        status=status,
+        (
+            state.t,
+            state.controller_state,
+            state.num_steps,
+            state.num_accepted,
+            state.num_rejected,
+            state.num_fevals,
+            state.status,
+        ),
+    )
+    new_state = LoopState(
+        t=small[0],
+        y=jnp.where(keep, step.y, y),
+        method_state=tree_where(keep, method_state, otherwise),
+        controller_state=small[1],
+        num_steps=small[2],
+        num_accepted=small[3],
+        num_rejected=small[4],
+        num_fevals=small[5],
+        status=small[6],
         stopped=state.stopped,
     )
-    new_state = tree_where(active, new_state, state)
-    return Attempt(new_state, accept & active, t, h, y, step.y, step.dense_info)
+    return Attempt(new_state, keep, t, h, y, step.y, step.dense_info)
 
 
 def store(buffer, index, value, condition):

@@ -62,7 +62,9 @@ def split_of(f, name):
 def phi_coefficients(eigenvalues, h, kinds, points=CONTOUR_POINTS):
     """The coefficient arrays ``kinds`` (names below) at ``z = h * eigenvalues`` by
     the Kassam-Trefethen contour mean over ``points`` points of the unit circle around
-    ``z``. Real eigenvalues give real coefficients.
+    ``z``. For real eigenvalues the functions are real on the real axis, so the mean
+    over the upper half circle's ``points / 2`` points, real part, is the same number
+    (Kassam & Trefethen's own form) at half the cost.
 
     Kinds: ``"E"`` = e^z, ``"E2"`` = e^{z/2}, ``"phi1"`` = h phi_1(z), ``"phi2"`` =
     h phi_2(z), ``"Q"``, ``"f1"``, ``"f2"``, ``"f3"`` (ETDRK4's, above).
@@ -72,17 +74,25 @@ def phi_coefficients(eigenvalues, h, kinds, points=CONTOUR_POINTS):
     cdtype = _linsolve.complex_dtype(lam.dtype)
     h = jnp.asarray(h).astype(lam.real.dtype)
     z = h.astype(cdtype) * lam.astype(cdtype)
-    angles = 2 * np.pi * (np.arange(1, points + 1) - 0.5) / points
-    r = jnp.asarray(np.exp(1j * angles).reshape((1,) * z.ndim + (points,))).astype(cdtype)
+    if real:
+        count = points // 2
+        angles = np.pi * (np.arange(1, count + 1) - 0.5) / count
+    else:
+        count = points
+        angles = 2 * np.pi * (np.arange(1, count + 1) - 0.5) / count
+    r = jnp.asarray(np.exp(1j * angles).reshape((1,) * z.ndim + (count,))).astype(cdtype)
     zr = z[..., None] + r
-    ez = jnp.exp(zr)
+    half = jnp.exp(zr / 2)
+    ez = half * half
+    inv = 1 / zr
+    inv3 = inv * inv * inv
     formulas = {
-        "phi1": lambda: (ez - 1) / zr,
-        "phi2": lambda: (ez - 1 - zr) / zr**2,
-        "Q": lambda: (jnp.exp(zr / 2) - 1) / zr,
-        "f1": lambda: (-4 - zr + ez * (4 - 3 * zr + zr**2)) / zr**3,
-        "f2": lambda: (2 + zr + ez * (zr - 2)) / zr**3,
-        "f3": lambda: (-4 - 3 * zr - zr**2 + ez * (4 - zr)) / zr**3,
+        "phi1": lambda: (ez - 1) * inv,
+        "phi2": lambda: (ez - 1 - zr) * inv * inv,
+        "Q": lambda: (half - 1) * inv,
+        "f1": lambda: (-4 - zr + ez * (4 - 3 * zr + zr * zr)) * inv3,
+        "f2": lambda: (2 + zr + ez * (zr - 2)) * inv3,
+        "f3": lambda: (-4 - 3 * zr - zr * zr + ez * (4 - zr)) * inv3,
     }
     out = {}
     for kind in kinds:
