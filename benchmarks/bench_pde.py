@@ -943,6 +943,7 @@ def main():
     default = ["ks"] if quick else ["ks", "burgers", "ns", "breakdown", "pypde"]
     sections = set(args.only or default)
     t_start = time.perf_counter()
+    commit = git_commit()  # the library measured (imported above)
     load_start = start_run()
 
     one_d = {
@@ -1051,7 +1052,7 @@ def main():
         "load_average_1min_at_start_and_end": [load_start, os.getloadavg()[0]],
         "wall_time_s": time.perf_counter() - t_start,
         "machine": machine(),
-        "git_commit": git_commit(),
+        "git_commit_at_start": commit,
         "versions": {
             "exponax": ex.__version__,
             "py-pde": pypde_module.__version__,
