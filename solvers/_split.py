@@ -79,7 +79,13 @@ class FlatSplit:
         if "spectral_nonlinear" in self._parts:
             direction = args[2]
             out, _ = self._call("spectral_nonlinear", args, direction * tau, v)
-            return jax.tree.map(lambda x: direction.astype(x.dtype) * x, out)
+            # In v's precision: a complex128 constant in the user's N_hat must not turn
+            # a float32 solve into a complex128 one.
+            return jax.tree.map(
+                lambda x, like: direction.astype(like.dtype) * jnp.asarray(x).astype(like.dtype),
+                out,
+                v,
+            )
         return self.to_spectral(self.nonlinear(tau, self.from_spectral(v), args))
 
 
