@@ -37,8 +37,11 @@ EXAMPLES = {
 def test_example_runs_and_writes_figures(script, tmp_path):
     # A subprocess: the examples enable float64 and set the matplotlib backend at import
     # time, which must not leak into the other tests. The environment is cleaned of the
-    # test suite's XLA_FLAGS (8 host devices) so the script runs as a user would run it.
+    # test suite's XLA_FLAGS (8 host devices) so the script runs as a user would run it,
+    # but for the fast-compile flags of conftest.py.
     env = {key: value for key, value in os.environ.items() if key != "XLA_FLAGS"}
+    if os.environ.get("SOLVERS_TEST_FAST_XLA_FLAGS"):
+        env["XLA_FLAGS"] = os.environ["SOLVERS_TEST_FAST_XLA_FLAGS"]
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env["MPLBACKEND"] = "Agg"
     result = subprocess.run(

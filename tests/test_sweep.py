@@ -411,6 +411,8 @@ def _decay_oscillator(t, y, p):
 def test_two_processes_with_jax_distributed(tmp_path):
     worker = Path(__file__).with_name("_sweep_worker.py")
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    if os.environ.get("SOLVERS_TEST_FAST_XLA_FLAGS"):  # conftest.py's, without the devices
+        env["XLA_FLAGS"] = os.environ["SOLVERS_TEST_FAST_XLA_FLAGS"]
     env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parents[1]), env.get("PYTHONPATH", "")])
     for attempt in range(3):  # a new port if the coordinator could not bind its own
         with _reserve_port() as reservation:
