@@ -254,7 +254,11 @@ def test_field_jits_vmaps_and_differentiates(name):
         return batched, one_by_one, jacobian, parameter_gradient
 
     batched, one_by_one, jacobian, parameter_gradient = transformed(t0, y0, params)
-    np.testing.assert_allclose(batched, one_by_one, rtol=1e-14)
+    # Equal to round-off. The batched and the single programs may round differently, and
+    # a small component left by cancelling terms (brusselator_1d's diffusion) carries
+    # round-off on the scale of the field, not of its own value.
+    scale = np.max(np.abs(np.asarray(one_by_one)))
+    np.testing.assert_allclose(batched, one_by_one, rtol=1e-14, atol=1e-14 * scale)
     assert jacobian.shape == (y0.size, y0.size)
     assert np.all(np.isfinite(jacobian))
     for leaf in jax.tree_util.tree_leaves(parameter_gradient):
