@@ -16,11 +16,12 @@ cotangents); :func:`make_solver` is the one custom-VJP skeleton they plug into.
   thinned online: it snapshots every ``s``-th accepted step (``s = 1`` at first) and
   when all ``C`` slots are full doubles ``s``, overwriting the snapshots that fall
   off the stride, oldest first. The backward pass takes the segments between
-  snapshots in reverse order: a segment of at most ``C`` steps is replayed once,
-  recording each step, and swept backwards; a longer one is replayed once to lay
-  ``C`` evenly spaced snapshots one level down, and each piece is handled the same
-  way. Memory is ``O(C log_C max_steps)`` snapshots (Griewank & Walther,
-  *Evaluating Derivatives*, 2nd ed., SIAM 2008, ch. 12).
+  snapshots in reverse order, in blocks of ``C`` steps: a block is replayed once,
+  recording each step, and swept backwards; a segment of several blocks is reversed
+  from a stack of ``S`` snapshots placed by the binomial rule (:func:`_reverse_segment`),
+  each block replayed at most ``r`` more times, ``binom(S + r, S) >= blocks``. Memory
+  is ``2 C + S`` snapshots (Griewank & Walther, *Evaluating Derivatives*, 2nd ed.,
+  SIAM 2008, ch. 12).
 
 * :class:`Backsolve` (``"backsolve"``): the continuous adjoint, O(1) memory in the
   number of steps. The backward pass integrates
@@ -43,6 +44,7 @@ the event's root by the implicit function theorem), the states of every accepted
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, NamedTuple
 
 import equinox as eqx
@@ -297,22 +299,53 @@ def max_stride(capacity, max_steps):
     return stride
 
 
-def levels(capacity, max_steps):
-    """Snapshot levels below the forward pass's, so that a base segment has at most
-    ``C`` steps: the checkpoint adjoint keeps ``C * (levels + 2)`` snapshots."""
-    length, count = max_stride(capacity, max_steps), 0
-    while length > capacity:
-        length = -(-length // capacity)
-        count += 1
-    return count
+def reversible_blocks(free, passes):
+    """``N(s, r) = binom(s + r + 1, s + 1)``: the most blocks that can be reversed from
+    a snapshot with ``s`` free stack slots when each block is replayed at most ``r``
+    times on the way to a later one (besides its own replay before its sweep).
+
+    ``N(s, 0) = 1`` (only the block at the snapshot), ``N(0, r) = r + 1`` (no slot:
+    replay from the snapshot to each block in turn) and ``N(s, r) = N(s, r - 1) +
+    N(s - 1, r)``: advance ``m <= N(s, r - 1)`` blocks and push a snapshot there, so the
+    ``N(s - 1, r)`` blocks after it are reversed with one slot fewer, and then the
+    ``m`` blocks before it, already replayed once, from the first snapshot (Griewank,
+    "Achieving logarithmic growth of temporal and spatial complexity in reverse
+    automatic differentiation", Optim. Methods Softw. 1, 1992).
+    """
+    return math.comb(free + passes + 1, free + 1)
 
 
-def _replay(cfg, f, args, snapshot, t1, options, count, capacity, stride=None):
-    """Re-run ``count`` accepted steps from ``snapshot``.
+def stack_slots(capacity, max_steps):
+    """Snapshot slots of the backward pass's stack for segments of up to
+    ``max_stride(C, max_steps)`` steps in blocks of ``C``: one when a segment is a
+    single block, else enough for one replay per block (``N(S - 1, 1) >= blocks``), at
+    most ``max(C // 2, 12)`` (more replays for longer segments)."""
+    blocks = -(-max_stride(capacity, max_steps) // capacity)
+    return 1 if blocks <= 1 else min(blocks - 1, max(capacity // 2, 12))
 
-    ``stride=None``: record every accepted step's ``(t, h, y)`` (``count <= C``).
-    Otherwise: snapshot every ``stride``-th accepted step (and the start) into ``C``
-    slots, for the next level down.
+
+def _passes_table(slots):
+    """``N(s, r)`` for ``s < slots`` and ``r <= _MAX_PASSES`` (capped to int32)."""
+    cap = np.iinfo(np.int32).max
+    return np.array(
+        [
+            [min(reversible_blocks(free, passes), cap) for passes in range(_MAX_PASSES + 1)]
+            for free in range(slots)
+        ],
+        np.int32,
+    )
+
+
+# N(0, r) = r + 1: a segment of 2^31 blocks needs fewer passes with any free slot.
+_MAX_PASSES = 64
+
+
+def _replay(cfg, f, args, snapshot, t1, options, count, capacity=None):
+    """Re-run ``count`` accepted steps from ``snapshot`` (the replay is deterministic:
+    it retakes the forward pass's accepted and rejected steps).
+
+    With ``capacity``: record every accepted step's ``(t, h, y, history)`` in that many
+    slots (``count <= capacity``). Without: return the snapshot after the steps.
     """
     t, y, method_state, controller_state = snapshot
     lean = method_state is None
@@ -324,10 +357,9 @@ def _replay(cfg, f, args, snapshot, t1, options, count, capacity, stride=None):
     state = LoopState(
         t, y, method_state, controller_state, zero, zero, zero, zero, zero, jnp.zeros((), bool)
     )
-    if stride is None:
+    records = ()
+    if capacity is not None:
         records = _step_buffers(capacity, y, t.dtype, history(cfg.method, method_state))
-    else:
-        records = _snapshot_slots(capacity, snapshot)
 
     def still(state):
         return running(state, t1) & (state.num_accepted < count)
@@ -336,24 +368,17 @@ def _replay(cfg, f, args, snapshot, t1, options, count, capacity, stride=None):
         state, records = carry
         active = still(state)
         attempt = advance(cfg, f, args, state, t1, options)
-        new = tree_where(active, attempt.state, state)
-        accept = attempt.accept & active
-        if stride is None:
+        if capacity is not None:
+            accept = attempt.accept & active
             records = _record(
                 records, state.num_accepted, attempt, state.method_state, cfg.method, accept
             )
-        else:
-            # The end of the segment (step `count`) starts no piece: not stored.
-            index = new.num_accepted // stride
-            keep = accept & (new.num_accepted % stride == 0) & (index < capacity)
-            records = jax.tree.map(
-                lambda buffer, value: store(buffer, index, value, keep),
-                records,
-                _snapshot(new, lean),
-            )
-        return new, records
+        return tree_where(active, attempt.state, state), records
 
-    return lax.while_loop(lambda carry: eqxi.unvmap_any(still(carry[0])), body, (state, records))[1]
+    state, records = lax.while_loop(
+        lambda carry: eqxi.unvmap_any(still(carry[0])), body, (state, records)
+    )
+    return records if capacity is not None else _snapshot(state, lean)
 
 
 class _Sweep(NamedTuple):
@@ -428,50 +453,57 @@ def _reverse_sweep(cfg, f, args, t1, options, sweep, records, count, base, carry
     return lax.while_loop(lambda loop: loop[0] >= 0, body, (count - 1, carry))[1]
 
 
-def _reverse_segment(
-    cfg, f, args, t1, options, sweep, level, capacity, snapshot, count, base, carry
-):
+def _reverse_segment(cfg, f, args, t1, options, sweep, block, slots, snapshot, count, base, carry):
     """Propagate cotangents backwards through the ``count`` accepted steps that
-    follow ``snapshot`` (the first is step ``base``), with ``level`` snapshot levels
-    left to split them.
+    follow ``snapshot`` (the first is step ``base``), in blocks of ``block`` steps,
+    with a stack of ``slots`` snapshots (binomial checkpointing).
 
-    At level 0 (``count <= C``): replay the steps, recording them, and sweep them
-    backwards. Above: a segment of more than ``C`` steps is replayed once to lay ``C``
-    snapshots ``ceil(count / C)`` steps apart, and each piece is taken in reverse one
-    level down; a segment of at most ``C`` steps is one piece, passed down without a
-    replay. (No ``lax.cond``: under ``vmap`` it would run both branches.)
+    Each pass of the loop looks at the snapshot on top of the stack, at step ``i``,
+    and the ``n`` blocks from it to ``end`` (the steps after ``end`` are done):
+
+    * ``n = 1``: replay the block recording its steps, sweep it backwards, ``end = i``
+      and pop the snapshot;
+    * ``n > 1`` and ``s`` free slots: with ``r`` the fewest passes that reach
+      (``N(s, r) >= n``, :func:`reversible_blocks`), advance ``m = max(1, n - N(s - 1,
+      r))`` blocks and push the snapshot there; with no free slot, advance to the last
+      block and reverse it as above, keeping the snapshot.
+
+    Every step is replayed at most ``r + 1`` times for the top segment's ``r``. One
+    loop with no ``lax.cond``: the advance and the block's replay are loops whose trip
+    counts are zero when they do not apply (under ``vmap``, a ``cond`` runs both).
     """
-    if level == 0:
-        steps = _replay(cfg, f, args, snapshot, t1, options, count, capacity)
-        return _reverse_sweep(cfg, f, args, t1, options, sweep, steps, count, base, carry)
-
-    short = count <= capacity
-    stride = jnp.where(short, jnp.maximum(count, 1), (count + capacity - 1) // capacity)
-    replayed = jnp.where(short, 0, count)  # a short segment needs no snapshots
-    snapshots = _replay(cfg, f, args, snapshot, t1, options, replayed, capacity, stride)
-    pieces = (count + stride - 1) // stride
+    table = jnp.asarray(_passes_table(slots))
+    stack = _snapshot_slots(slots, snapshot)
+    offsets = jnp.zeros((slots,), jnp.int32)
 
     def body(loop):
-        piece, carry = loop
-        start = jax.tree.map(lambda buffer: buffer[piece], snapshots)
-        length = jnp.minimum(stride, count - piece * stride)
-        carry = _reverse_segment(
-            cfg,
-            f,
-            args,
-            t1,
-            options,
-            sweep,
-            level - 1,
-            capacity,
-            start,
-            length,
-            base + piece * stride,
-            carry,
-        )
-        return piece - 1, carry
+        stack, offsets, depth, end, carry = loop
+        top = depth - 1
+        start = jax.tree.map(lambda buffer: buffer[top], stack)
+        i = offsets[top]
+        # A finished member of a batch (end = 0) sees n <= 0 and keeps its state.
+        n = (end - i + block - 1) // block
+        free = slots - depth
+        row = table[jnp.maximum(free, 1) - 1]  # N(s - 1, .)
+        passes = jnp.minimum(jnp.sum(table[free] < n), _MAX_PASSES)
+        ahead = jnp.where(free > 0, jnp.maximum(1, n - row[passes]), n - 1)
+        push = (n > 1) & (free > 0)
+        steps = jnp.where(n > 1, ahead * block, 0)
+        moved = _replay(cfg, f, args, start, t1, options, steps)
+        j = i + steps
+        stack = jax.tree.map(lambda buffer, value: store(buffer, depth, value, push), stack, moved)
+        offsets = store(offsets, depth, j, push)
+        # Not pushed: reverse the block that starts at `j` (from `moved`).
+        reverse = (n > 0) & ~push
+        length = jnp.where(reverse, end - j, 0)
+        records = _replay(cfg, f, args, moved, t1, options, length, block)
+        carry = _reverse_sweep(cfg, f, args, t1, options, sweep, records, length, base + j, carry)
+        end = jnp.where(reverse, j, end)
+        depth = depth + push.astype(jnp.int32) - (reverse & (j == i)).astype(jnp.int32)
+        return stack, offsets, depth, end, carry
 
-    return lax.while_loop(lambda loop: loop[0] >= 0, body, (pieces - 1, carry))[1]
+    start = (stack, offsets, jnp.ones((), jnp.int32), jnp.asarray(count, jnp.int32), carry)
+    return lax.while_loop(lambda loop: eqxi.unvmap_any(loop[3] > 0), body, start)[4]
 
 
 # ------------------------------------------------------------ discrete adjoint
@@ -696,7 +728,7 @@ class DiscreteAdjoint:
             steps, tail = records
             head = steps[0].shape[0]
             capacity = tail.steps.shape[0]
-            depth = levels(capacity, cfg.max_steps)
+            slots = cfg.stack or stack_slots(capacity, cfg.max_steps)
             # The tail first (the thinned snapshots after the head, last segment
             # first), then the recorded head, without replay.
             order, starts, counts, num_used = tail.segments(num_accepted - head)
@@ -711,8 +743,8 @@ class DiscreteAdjoint:
                     t1,
                     options,
                     sweep,
-                    depth,
                     capacity,
+                    slots,
                     snapshot,
                     counts[segment],
                     head + starts[segment],

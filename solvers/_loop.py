@@ -63,9 +63,11 @@ class LoopConfig:
         checkpoints: snapshot slots per level of the checkpoint adjoint.
         head: most accepted steps the checkpoint adjoint records outright.
         head_bytes: byte budget of that head.
-        checkpoint_bytes: byte budget of the checkpoint adjoint's snapshots over all
-            its levels: fewer slots per level (at least 4), and snapshots without the
+        checkpoint_bytes: byte budget of the checkpoint adjoint's snapshots, forward
+            and backward: fewer slots (at least 4), and snapshots without the
             method's state (recomputed from ``(t, y)`` on replay), for large states.
+        stack: snapshot slots of the checkpoint adjoint's backward pass (0: chosen
+            from ``checkpoints`` and ``max_steps``; other values are for tests).
     """
 
     method: Any
@@ -81,6 +83,7 @@ class LoopConfig:
     head: int = 1024
     head_bytes: int = HEAD_BYTES
     checkpoint_bytes: int = 64 * 2**20
+    stack: int = 0
 
     def head_length(self, y0) -> int:
         """Accepted steps the checkpoint adjoint records outright, as ``(t, h, y)``
@@ -89,16 +92,18 @@ class LoopConfig:
         return max(0, min(self.head, self.max_steps, self.head_bytes // row_bytes))
 
     def slots(self, y0) -> tuple[int, bool]:
-        """``(C, lean)``: snapshot slots per level and whether snapshots leave out the
-        method's state. The largest even ``C <= checkpoints`` whose
-        ``C (levels + 2)`` snapshots fit ``checkpoint_bytes``; else 4 lean ones."""
-        from ._adjoint import levels
+        """``(C, lean)``: the forward pass's snapshot slots (also the backward pass's
+        block of recorded steps) and whether snapshots leave out the method's state.
+        The largest even ``C <= checkpoints`` whose ``2 C + S`` snapshots (``S`` the
+        backward pass's stack, :func:`~solvers._adjoint.stack_slots`) fit
+        ``checkpoint_bytes``; else 4 lean ones."""
+        from ._adjoint import stack_slots
 
         state_bytes = max(y0.shape[0], 1) * y0.dtype.itemsize
         for lean in (False, True):
             size = (1 if lean else 2) * state_bytes + 64
             for capacity in range(self.checkpoints, 3, -2):
-                total = capacity * (levels(capacity, self.max_steps) + 2) * size
+                total = (2 * capacity + stack_slots(capacity, self.max_steps)) * size
                 if total <= self.checkpoint_bytes:
                     return capacity, lean
         return 4, True

@@ -289,9 +289,9 @@ def solve(
             slowest member). Off, it costs nothing.
         controller: step-size controller of adaptive methods (default
             ``solvers.PIDController()``).
-        checkpoint_bytes: memory budget of the checkpoint adjoint's snapshots (all
-            levels): large states get fewer snapshot slots per level (at least 4) and
-            snapshots without the method's state. Default 64 MiB.
+        checkpoint_bytes: memory budget of the checkpoint adjoint's snapshots
+            (forward and backward): large states get fewer snapshot slots (at least 4
+            per pass) and snapshots without the method's state. Default 64 MiB.
 
     Returns:
         A :class:`Solution` with ``ts`` ``(T,)``, ``ys`` (leaves ``(T, ...)``),

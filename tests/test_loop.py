@@ -1,6 +1,6 @@
-"""The integration loop and the discrete adjoints: checkpoint levels, the online
-thinning of snapshots, multilevel replay against the direct adjoint, the fixed-step
-grid, status codes."""
+"""The integration loop and the discrete adjoints: the online thinning of snapshots,
+the backward pass's binomial schedule, checkpointed replay against the direct
+adjoint, the fixed-step grid, status codes."""
 
 import dataclasses
 import functools
@@ -26,19 +26,62 @@ def _config(max_steps, **options):
 
 @pytest.mark.parametrize("max_steps", [1, 2, 3, 4, 5, 10, 17, 99, 100, 101, 4096, 100_000])
 @pytest.mark.parametrize("checkpoints", [2, 4, 64])
-def test_checkpoint_levels_cover_max_steps(max_steps, checkpoints):
+def test_backward_stack_covers_max_steps(max_steps, checkpoints):
     # The forward pass's stride doubles from s when the (C s)-th step is accepted.
     stride = _adjoint.max_stride(checkpoints, max_steps)
-    levels = _adjoint.levels(checkpoints, max_steps)
     assert checkpoints * stride > max_steps
     assert stride == 1 or checkpoints * (stride // 2) <= max_steps
-    # `levels` splits of a segment of `stride` steps leave at most C steps per piece.
-    length = stride
-    for _ in range(levels):
-        length = -(-length // checkpoints)
-    assert length <= checkpoints
-    # Memory: C snapshots per level, logarithmic in max_steps.
-    assert levels <= max(0, np.log(max_steps) / np.log(checkpoints)) + 1
+    # The longest segment, in blocks of C steps, is reversed from a stack of S
+    # snapshots with r replays of each block besides its own.
+    blocks = -(-stride // checkpoints)
+    slots = _adjoint.stack_slots(checkpoints, max_steps)
+    passes = next(r for r in range(64) if _adjoint.reversible_blocks(slots - 1, r) >= blocks)
+    if blocks <= 1:
+        assert slots == 1 and passes == 0
+    else:
+        cap = max(checkpoints // 2, 12)
+        assert slots <= cap and (passes == 1 or slots == cap)
+    # Few replays: 7 for C = 2 at 10^5 steps (32768 blocks, N(11, 7) = 50388).
+    assert passes <= 7
+
+
+def _schedule(blocks, slots):
+    """The backward pass's binomial schedule in Python: the blocks reversed, in order,
+    and how often each was replayed on the way to a later one."""
+    table = _adjoint._passes_table(slots)
+    stack, end, passes, order = [0], blocks, [0] * blocks, []
+    while end > 0:
+        i = stack[-1]
+        n, free = end - i, slots - len(stack)
+        r = min(int(np.sum(table[free] < n)), _adjoint._MAX_PASSES)
+        ahead = max(1, n - int(table[max(free, 1) - 1][r])) if free else n - 1
+        steps = ahead if n > 1 else 0
+        for b in range(i, i + steps):
+            passes[b] += 1
+        if n > 1 and free:
+            stack.append(i + steps)
+        else:
+            order.append(i + steps)
+            end = i + steps
+            if steps == 0:
+                stack.pop()
+    return order, max(passes, default=0)
+
+
+@pytest.mark.parametrize("slots", [1, 2, 3, 5, 12])
+def test_binomial_schedule_reverses_every_block_with_the_fewest_replays(slots):
+    """N(s, r) = binom(s + r + 1, s + 1) is what r replays reach with s free slots
+    (the recursion it solves), and the schedule attains it: every block once, last
+    first, none replayed more than the fewest r with N(S - 1, r) >= blocks."""
+    N = _adjoint.reversible_blocks
+    for s in range(6):
+        assert N(s, 0) == 1 and N(0, s) == s + 1
+        for r in range(1, 6):
+            assert N(s + 1, r) == N(s + 1, r - 1) + N(s, r)
+    for blocks in [1, 2, 3, 7, 30, 100, 1000]:
+        order, passes = _schedule(blocks, slots)
+        assert order == list(range(blocks - 1, -1, -1))
+        assert passes == next(r for r in range(2000) if N(slots - 1, r) >= blocks)
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -167,17 +210,20 @@ def _checkpoint_and_direct(cfg, ts, rtol):
     return results["checkpoint"][0], results["direct"][0], accepted
 
 
-@pytest.mark.parametrize("head", [0, 37, 1024])
-def test_multilevel_checkpoint_adjoint_matches_direct(head):
-    """With few slots per level the checkpoint adjoint recurses several levels deep
-    (the forward pass thins its snapshots, segments are split again and again),
-    after a head of recorded steps (none, part of the run, the whole run): its
-    gradient equals the direct adjoint's to round-off, save points included."""
+@pytest.mark.parametrize("head,stack", [(0, 0), (37, 0), (1024, 0), (0, 1), (0, 2)])
+def test_binomial_checkpoint_adjoint_matches_direct(head, stack):
+    """With few slots the checkpoint adjoint's forward pass thins its snapshots and the
+    backward pass reverses segments of many blocks from a small stack (12 slots; 1:
+    no free slot, replay from the segment's start to each block; 2), after a head of
+    recorded steps (none, part of the run, the whole run): its gradient equals the
+    direct adjoint's to round-off, save points included."""
     max_steps, checkpoints = 300, 4
-    cfg = _config(max_steps, checkpoints=checkpoints, head=head)
+    cfg = _config(max_steps, checkpoints=checkpoints, head=head, stack=stack)
     ts = jnp.array([0.0, 0.3, 0.3, 1.7, 4.0, 9.9, 10.0])
     checkpoint, direct, accepted = _checkpoint_and_direct(cfg, ts, 1e-8)
-    assert _adjoint.levels(checkpoints, max_steps) >= 3 and accepted > checkpoints**3
+    blocks = _adjoint.max_stride(checkpoints, max_steps) // checkpoints
+    assert _adjoint.stack_slots(checkpoints, max_steps) == 12 < blocks
+    assert accepted > checkpoints**3
     # The head takes `head` steps (the whole run for head=1024, capped by max_steps).
     assert cfg.head_length(jnp.zeros(2)) == min(head, max_steps)
     assert (accepted > head + checkpoints**3) == (head < 1024)
@@ -185,15 +231,42 @@ def test_multilevel_checkpoint_adjoint_matches_direct(head):
     np.testing.assert_allclose(checkpoint[1], direct[1], rtol=1e-12)
 
 
+def test_binomial_checkpoint_adjoint_under_vmap_matches_direct():
+    """Members of a batch with different numbers of steps (so different segments,
+    schedules and stack depths, in lockstep; a finished member waits unchanged)."""
+    cfg = _config(300, checkpoints=4, head=0)
+    ts = jnp.array([0.0, 0.3, 1.7, 4.0, 10.0])
+    y0 = jnp.array([1.0, 0.5])
+
+    def field(t, y, args):
+        return oscillator(t, y, args[0])
+
+    def loss(adjoint, omega):
+        run = _adjoint.make_solver(dataclasses.replace(cfg, adjoint=adjoint), field, ())
+        options = _loop.Options(jnp.float64(1e-8), jnp.float64(1e-10))
+        outputs, stats, _ = run((omega,), y0, jnp.float64(0.0), jnp.float64(10.0), ts, options)
+        return jnp.sum(jnp.sin(outputs["ys"])), stats["num_accepted"]
+
+    omegas = jnp.array([0.3, 1.3, 2.2])
+    results = {
+        adjoint: jax.jit(jax.vmap(jax.grad(functools.partial(loss, adjoint), has_aux=True)))(omegas)
+        for adjoint in ["checkpoint", "direct"]
+    }
+    accepted = np.asarray(results["direct"][1])
+    assert len(set(accepted.tolist())) == 3 and accepted.max() > 4 * accepted.min()
+    assert accepted.min() > 4 and accepted.max() > 4**3
+    np.testing.assert_allclose(results["checkpoint"][0], results["direct"][0], rtol=1e-12)
+
+
 def test_default_checkpoint_adjoint_past_its_head_matches_direct():
-    """The default configuration (1024 recorded steps, C = 64, one level below the
-    forward pass's snapshots) on a run long enough that segments after the head are
-    longer than C and get split: equal to the direct adjoint to round-off."""
+    """The default configuration (1024 recorded steps, C = 64, a stack of 7 snapshots)
+    on a run long enough that segments after the head are longer than C and get
+    split: equal to the direct adjoint to round-off."""
     cfg = _config(20_000)
     ts = jnp.linspace(0.0, 100.0, 41)
     checkpoint, direct, accepted = _checkpoint_and_direct(cfg, ts, 1e-11)
     head, (capacity, lean) = cfg.head_length(jnp.zeros(2)), cfg.slots(jnp.zeros(2))
-    assert (head, capacity, lean, _adjoint.levels(capacity, 20_000)) == (1024, 64, False, 1)
+    assert (head, capacity, lean, _adjoint.stack_slots(capacity, 20_000)) == (1024, 64, False, 7)
     # The thinned stride exceeds C (segments are split) once the tail passes C^2 / 2.
     assert accepted > head + capacity**2 // 2, accepted
     np.testing.assert_allclose(checkpoint[0], direct[0], rtol=1e-12)
