@@ -340,12 +340,13 @@ def _passes_table(slots):
 _MAX_PASSES = 64
 
 
-def _replay(cfg, f, args, snapshot, t1, options, count, capacity=None):
+def _replay(cfg, f, args, snapshot, t1, options, count, capacity, skip):
     """Re-run ``count`` accepted steps from ``snapshot`` (the replay is deterministic:
-    it retakes the forward pass's accepted and rejected steps).
+    it retakes the forward pass's accepted and rejected steps), recording the
+    ``(t, h, y, history)`` of accepted steps ``skip, skip + 1, ...`` in ``capacity``
+    slots (``count - skip <= capacity``; none when ``skip >= count``).
 
-    With ``capacity``: record every accepted step's ``(t, h, y, history)`` in that many
-    slots (``count <= capacity``). Without: return the snapshot after the steps.
+    Returns ``(records, snapshot after the steps)``.
     """
     t, y, method_state, controller_state = snapshot
     lean = method_state is None
@@ -357,9 +358,7 @@ def _replay(cfg, f, args, snapshot, t1, options, count, capacity=None):
     state = LoopState(
         t, y, method_state, controller_state, zero, zero, zero, zero, zero, jnp.zeros((), bool)
     )
-    records = ()
-    if capacity is not None:
-        records = _step_buffers(capacity, y, t.dtype, history(cfg.method, method_state))
+    records = _step_buffers(capacity, y, t.dtype, history(cfg.method, method_state))
 
     def still(state):
         return running(state, t1) & (state.num_accepted < count)
@@ -368,17 +367,21 @@ def _replay(cfg, f, args, snapshot, t1, options, count, capacity=None):
         state, records = carry
         active = still(state)
         attempt = advance(cfg, f, args, state, t1, options)
-        if capacity is not None:
-            accept = attempt.accept & active
-            records = _record(
-                records, state.num_accepted, attempt, state.method_state, cfg.method, accept
-            )
+        index = state.num_accepted - skip
+        records = _record(
+            records,
+            jnp.maximum(index, 0),
+            attempt,
+            state.method_state,
+            cfg.method,
+            attempt.accept & active & (index >= 0),
+        )
         return tree_where(active, attempt.state, state), records
 
     state, records = lax.while_loop(
         lambda carry: eqxi.unvmap_any(still(carry[0])), body, (state, records)
     )
-    return records if capacity is not None else _snapshot(state, lean)
+    return records, _snapshot(state, lean)
 
 
 class _Sweep(NamedTuple):
@@ -397,9 +400,10 @@ class _Sweep(NamedTuple):
     with_dense: bool
 
 
-def _reverse_sweep(cfg, f, args, t1, options, sweep, records, count, base, carry):
-    """Propagate cotangents backwards through ``count`` recorded steps, the first of
-    them accepted step number ``base``.
+def _reverse_sweep(cfg, f, args, t1, options, sweep, records, count, base, carry, offset=0):
+    """Propagate cotangents backwards through ``count`` recorded steps (rows
+    ``offset, offset + 1, ...`` of ``records``), the first of them accepted step number
+    ``base``.
 
     ``carry = (y_bar, args_bar, ts_bar, save_pointer, history_bar)``: the cotangent of
     the state at the end of the last step, of ``args``, of the save times, the index of
@@ -410,8 +414,9 @@ def _reverse_sweep(cfg, f, args, t1, options, sweep, records, count, base, carry
 
     def body(loop):
         index, (y_bar, args_bar, ts_bar, pointer, past_bar) = loop
-        t, h, y = record_t[index], record_h[index], record_y[index]
-        past_floats, rebuild = _split(jax.tree.map(lambda buffer: buffer[index], record_past))
+        row = index + offset
+        t, h, y = record_t[row], record_h[row], record_y[row]
+        past_floats, rebuild = _split(jax.tree.map(lambda buffer: buffer[row], record_past))
         (_, coefficients, _), vjp = jax.vjp(
             lambda y_, a_, p_: step_map(
                 cfg, f, options, t, h, y_, a_, sweep.with_dense, rebuild(p_)
@@ -453,7 +458,9 @@ def _reverse_sweep(cfg, f, args, t1, options, sweep, records, count, base, carry
     return lax.while_loop(lambda loop: loop[0] >= 0, body, (count - 1, carry))[1]
 
 
-def _reverse_segment(cfg, f, args, t1, options, sweep, block, slots, snapshot, count, base, carry):
+def _reverse_segment(
+    cfg, f, args, t1, options, sweep, block, slots, snapshot, count, base, carry, head=None
+):
     """Propagate cotangents backwards through the ``count`` accepted steps that
     follow ``snapshot`` (the first is step ``base``), in blocks of ``block`` steps,
     with a stack of ``slots`` snapshots (binomial checkpointing).
@@ -469,12 +476,18 @@ def _reverse_segment(cfg, f, args, t1, options, sweep, block, slots, snapshot, c
       block and reverse it as above, keeping the snapshot.
 
     Every step is replayed at most ``r + 1`` times for the top segment's ``r``. One
-    loop with no ``lax.cond``: the advance and the block's replay are loops whose trip
-    counts are zero when they do not apply (under ``vmap``, a ``cond`` runs both).
+    loop with no ``lax.cond``: the replay is a loop whose trip count is zero when it
+    does not apply (under ``vmap``, a ``cond`` runs both branches).
+
+    ``head = (records, on)``: where ``on``, the steps are the recorded head's (rows
+    ``0 .. count - 1`` of ``records``, at least ``block`` rows), swept block by block,
+    last first, without replay. The head goes through this same loop so that the
+    compiled backward pass holds one differentiated step, not two.
     """
     table = jnp.asarray(_passes_table(slots))
     stack = _snapshot_slots(slots, snapshot)
     offsets = jnp.zeros((slots,), jnp.int32)
+    on_head = False if head is None else head[1]
 
     def body(loop):
         stack, offsets, depth, end, carry = loop
@@ -483,21 +496,34 @@ def _reverse_segment(cfg, f, args, t1, options, sweep, block, slots, snapshot, c
         i = offsets[top]
         # A finished member of a batch (end = 0) sees n <= 0 and keeps its state.
         n = (end - i + block - 1) // block
-        free = slots - depth
+        free = jnp.where(on_head, 0, slots - depth)
         row = table[jnp.maximum(free, 1) - 1]  # N(s - 1, .)
         passes = jnp.minimum(jnp.sum(table[free] < n), _MAX_PASSES)
         ahead = jnp.where(free > 0, jnp.maximum(1, n - row[passes]), n - 1)
         push = (n > 1) & (free > 0)
         steps = jnp.where(n > 1, ahead * block, 0)
-        moved = _replay(cfg, f, args, start, t1, options, steps)
         j = i + steps
-        stack = jax.tree.map(lambda buffer, value: store(buffer, depth, value, push), stack, moved)
-        offsets = store(offsets, depth, j, push)
-        # Not pushed: reverse the block that starts at `j` (from `moved`).
+        # Not pushed: reverse the block from `j` to `end`. One replay from the top
+        # advances to `j` and records the block after it (if it is reversed).
         reverse = (n > 0) & ~push
         length = jnp.where(reverse, end - j, 0)
-        records = _replay(cfg, f, args, moved, t1, options, length, block)
-        carry = _reverse_sweep(cfg, f, args, t1, options, sweep, records, length, base + j, carry)
+        replayed = jnp.where(on_head, 0, steps + length)
+        records, moved = _replay(cfg, f, args, start, t1, options, replayed, block, steps)
+        offset = 0
+        if head is not None:
+            # The head's rows j .. end - 1, in a window of `block` rows.
+            rows = head[0][0].shape[0]
+            first = jnp.minimum(j, rows - block)
+            window = jax.tree.map(
+                lambda buffer: lax.dynamic_slice_in_dim(buffer, first, block), head[0]
+            )
+            records = tree_where(on_head, window, records)
+            offset = jnp.where(on_head, j - first, 0)
+        stack = jax.tree.map(lambda buffer, value: store(buffer, depth, value, push), stack, moved)
+        offsets = store(offsets, depth, j, push)
+        carry = _reverse_sweep(
+            cfg, f, args, t1, options, sweep, records, length, base + j, carry, offset
+        )
         end = jnp.where(reverse, j, end)
         depth = depth + push.astype(jnp.int32) - (reverse & (j == i)).astype(jnp.int32)
         return stack, offsets, depth, end, carry
@@ -730,12 +756,30 @@ class DiscreteAdjoint:
             capacity = tail.steps.shape[0]
             slots = cfg.stack or stack_slots(capacity, cfg.max_steps)
             # The tail first (the thinned snapshots after the head, last segment
-            # first), then the recorded head, without replay.
+            # first), then the recorded head (segment -1), without replay.
             order, starts, counts, num_used = tail.segments(num_accepted - head)
+            head_records = jax.tree.map(
+                lambda buffer: jnp.pad(
+                    buffer, [(0, max(capacity - head, 0))] + [(0, 0)] * (buffer.ndim - 1)
+                ),
+                steps,
+            )
 
             def segment_body(loop):
                 segment, carry = loop
-                snapshot = jax.tree.map(lambda buffer: buffer[order[segment]], tail.snapshots)
+                on_head = segment < 0
+                snapshot = jax.tree.map(
+                    lambda buffer: buffer[order[jnp.maximum(segment, 0)]], tail.snapshots
+                )
+                # The head's replays are empty: any valid state will do.
+                snapshot = (
+                    jnp.where(on_head, t0, snapshot[0]),
+                    jnp.where(on_head, y0, snapshot[1]),
+                ) + snapshot[2:]
+                count = jnp.where(
+                    on_head, jnp.minimum(num_accepted, head), counts[jnp.maximum(segment, 0)]
+                )
+                base = jnp.where(on_head, 0, head + starts[jnp.maximum(segment, 0)])
                 carry = _reverse_segment(
                     cfg,
                     f,
@@ -746,18 +790,17 @@ class DiscreteAdjoint:
                     capacity,
                     slots,
                     snapshot,
-                    counts[segment],
-                    head + starts[segment],
+                    count,
+                    base,
                     carry,
+                    (head_records, on_head) if head else None,
                 )
                 return segment - 1, carry
 
-            carry = lax.while_loop(lambda loop: loop[0] >= 0, segment_body, (num_used - 1, carry))[
-                1
-            ]
-            if head:
-                count = jnp.minimum(num_accepted, head)
-                carry = _reverse_sweep(cfg, f, args, t1, options, sweep, steps, count, 0, carry)
+            last = -1 if head else 0
+            carry = lax.while_loop(
+                lambda loop: loop[0] >= last, segment_body, (num_used - 1, carry)
+            )[1]
         y_bar, args_bar, ts_bar, pointer, past_bar = carry
         args_bar = jax.tree.map(jnp.add, args_bar, args_bar_events)
         f0 = f(start_time(t0, options), y0, args)
