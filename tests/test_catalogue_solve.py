@@ -59,9 +59,12 @@ def test_every_problem_against_scipy(name):
     t_end = t0 + min(1.0, t1 - t0)
     y0_flat, unravel = jax.flatten_util.ravel_pytree(prob.y0)
 
-    def rhs(t, y):
-        out = prob.vector_field(t, unravel(jnp.asarray(y)), prob.params)
-        return np.asarray(jax.flatten_util.ravel_pytree(out)[0])
+    @jax.jit
+    def field(t, y):
+        return jax.flatten_util.ravel_pytree(prob.vector_field(t, unravel(y), prob.params))[0]
+
+    def rhs(t, y):  # compiled once: scipy calls it thousands of times
+        return np.asarray(field(t, y))
 
     reference = solve_ivp(
         rhs, (t0, t_end), np.asarray(y0_flat), method="DOP853", rtol=1e-12, atol=1e-12
