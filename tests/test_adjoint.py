@@ -334,7 +334,7 @@ def test_checkpoint_memory_for_a_large_state_follows_the_byte_budget():
     """A 10^6-component state (8 MB): the checkpoint adjoint's snapshots follow
     checkpoint_bytes (C = 4 lean slots and a stack of 12 here), not a fixed number of
     copies of the state. Before the budget, jit(grad) needed 200-350 copies; with 4
-    lean slots per level on 9 levels about 60; now 44 with the default max_steps (20
+    lean slots per level on 9 levels about 60; now 45 with the default max_steps (20
     of them snapshots), within the 50 asked for."""
     n = 1_000_000
     y0 = jnp.ones(n)
