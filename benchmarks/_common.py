@@ -26,16 +26,24 @@ def turn_times(calls, repeats, warmup=True):
     machine load (the machine may be shared). The order rotates from round to round,
     so that no call is always the one that runs right after another (with cold caches).
     """
+    return turn_clocks(calls, repeats, warmup)[0]
+
+
+def turn_clocks(calls, repeats, warmup=True, clocks=(time.perf_counter,)):
+    """:func:`turn_times` read on each of `clocks` (e.g. also `time.process_time`, the
+    CPU time of this process, which waiting for a core does not count): one
+    {key: [seconds per round]} per clock."""
     if warmup:
         for call in calls.values():
             jax.block_until_ready(call())
     keys = list(calls)
-    times = {key: [] for key in keys}
+    times = [{key: [] for key in keys} for _ in clocks]
     for r in range(repeats):
         for key in keys[r % len(keys) :] + keys[: r % len(keys)]:
-            start = time.perf_counter()
+            starts = [clock() for clock in clocks]
             jax.block_until_ready(calls[key]())
-            times[key].append(time.perf_counter() - start)
+            for series, clock, start in zip(times, clocks, starts):
+                series[key].append(clock() - start)
     return times
 
 

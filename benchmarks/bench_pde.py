@@ -75,7 +75,7 @@ jax.config.update("jax_enable_x64", True)
 import exponax as ex  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
-from _common import fmt, machine, markdown_table, start_run  # noqa: E402
+from _common import fmt, machine, markdown_table, start_run, turn_clocks  # noqa: E402
 from jax import lax  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -346,25 +346,14 @@ def hlo_loop_stats(compiled):
 
 def timed_rounds(calls, repeats, warmup=True):
     """Wall and process-CPU times of each zero-argument call, the calls taking turns
-    (as ``_common.turn_times``: rotating order, ``repeats`` rounds). Returns
-    ``{key: {"best_s", "median_s", "cpu_best_s"}}``. The CPU time (all threads of
-    this process) does not count the time spent waiting for a core, so it is the more
-    stable number on a loaded machine."""
-    if warmup:
-        for call in calls.values():
-            jax.block_until_ready(call())
-    keys = list(calls)
-    wall, cpu = {k: [] for k in keys}, {k: [] for k in keys}
-    for r in range(repeats):
-        for key in keys[r % len(keys) :] + keys[: r % len(keys)]:
-            start, start_cpu = time.perf_counter(), time.process_time()
-            jax.block_until_ready(calls[key]())
-            wall[key].append(time.perf_counter() - start)
-            cpu[key].append(time.process_time() - start_cpu)
+    (``_common.turn_clocks``). Returns ``{key: {"best_s", "median_s", "cpu_best_s"}}``.
+    The CPU time (all threads of this process) does not count the time spent waiting
+    for a core, so it is the more stable number on a loaded machine."""
+    wall, cpu = turn_clocks(calls, repeats, warmup, (time.perf_counter, time.process_time))
     return {
         k: {"best_s": min(wall[k]), "median_s": sorted(wall[k])[len(wall[k]) // 2],
             "cpu_best_s": min(cpu[k])}
-        for k in keys
+        for k in calls
     }  # fmt: skip
 
 

@@ -341,6 +341,18 @@ def _passes_table(slots):
 _MAX_PASSES = 64
 
 
+def _move(table, n, free):
+    """``(m, push)``: the blocks to advance from the top snapshot, with ``n`` blocks to
+    reverse and ``free`` free slots (``table`` from :func:`_passes_table`), and whether
+    to push a snapshot there. ``n = 1``: none (reverse the block at the top); no free
+    slot: to the last block, no push; else ``max(1, n - N(s - 1, r))`` blocks for the
+    fewest passes ``r`` with ``N(s, r) >= n``, and push."""
+    row = table[jnp.maximum(free, 1) - 1]  # N(s - 1, .)
+    passes = jnp.minimum(jnp.sum(table[free] < n), _MAX_PASSES)
+    ahead = jnp.where(free > 0, jnp.maximum(1, n - row[passes]), n - 1)
+    return jnp.where(n > 1, ahead, 0), (n > 1) & (free > 0)
+
+
 def _replay(cfg, f, args, snapshot, t1, options, count, capacity, skip):
     """Re-run ``count`` accepted steps from ``snapshot`` (the replay is deterministic:
     it retakes the forward pass's accepted and rejected steps), recording the
@@ -497,12 +509,8 @@ def _reverse_segment(
         i = offsets[top]
         # A finished member of a batch (end = 0) sees n <= 0 and keeps its state.
         n = (end - i + block - 1) // block
-        free = jnp.where(on_head, 0, slots - depth)
-        row = table[jnp.maximum(free, 1) - 1]  # N(s - 1, .)
-        passes = jnp.minimum(jnp.sum(table[free] < n), _MAX_PASSES)
-        ahead = jnp.where(free > 0, jnp.maximum(1, n - row[passes]), n - 1)
-        push = (n > 1) & (free > 0)
-        steps = jnp.where(n > 1, ahead * block, 0)
+        ahead, push = _move(table, n, jnp.where(on_head, 0, slots - depth))
+        steps = ahead * block
         j = i + steps
         # Not pushed: reverse the block from `j` to `end`. One replay from the top
         # advances to `j` and records the block after it (if it is reversed).
@@ -759,28 +767,25 @@ class DiscreteAdjoint:
             # The tail first (the thinned snapshots after the head, last segment
             # first), then the recorded head (segment -1), without replay.
             order, starts, counts, num_used = tail.segments(num_accepted - head)
-            head_records = jax.tree.map(
-                lambda buffer: jnp.pad(
-                    buffer, [(0, max(capacity - head, 0))] + [(0, 0)] * (buffer.ndim - 1)
-                ),
-                steps,
-            )
+            head_records = steps
+            if 0 < head < capacity:  # the head is swept through windows of C rows
+                head_records = jax.tree.map(
+                    lambda b: jnp.pad(b, [(0, capacity - head)] + [(0, 0)] * (b.ndim - 1)),
+                    steps,
+                )
 
             def segment_body(loop):
                 segment, carry = loop
                 on_head = segment < 0
-                snapshot = jax.tree.map(
-                    lambda buffer: buffer[order[jnp.maximum(segment, 0)]], tail.snapshots
-                )
+                tail_segment = jnp.maximum(segment, 0)
+                snapshot = jax.tree.map(lambda buffer: buffer[order[tail_segment]], tail.snapshots)
                 # The head's replays are empty: any valid state will do.
                 snapshot = (
                     jnp.where(on_head, t0, snapshot[0]),
                     jnp.where(on_head, y0, snapshot[1]),
                 ) + snapshot[2:]
-                count = jnp.where(
-                    on_head, jnp.minimum(num_accepted, head), counts[jnp.maximum(segment, 0)]
-                )
-                base = jnp.where(on_head, 0, head + starts[jnp.maximum(segment, 0)])
+                count = jnp.where(on_head, jnp.minimum(num_accepted, head), counts[tail_segment])
+                base = jnp.where(on_head, 0, head + starts[tail_segment])
                 carry = _reverse_segment(
                     cfg,
                     f,

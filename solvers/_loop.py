@@ -277,37 +277,16 @@ def advance(cfg, f, args, state, t1, options):
         otherwise = state.method_state
     else:
         otherwise = tree_where(active, step.rejected_state, state.method_state)
-    small = tree_where(
-        active,
-        (
-            t_after,
-            controller_state,
-            num_steps,
-            state.num_accepted + accept.astype(jnp.int32),
-            state.num_rejected + (~accept).astype(jnp.int32),
-            state.num_fevals + step.num_fevals,
-            status,
-        ),
-        (
-            state.t,
-            state.controller_state,
-            state.num_steps,
-            state.num_accepted,
-            state.num_rejected,
-            state.num_fevals,
-            state.status,
-        ),
-    )
     new_state = LoopState(
-        t=small[0],
+        t=jnp.where(active, t_after, state.t),
         y=jnp.where(keep, step.y, y),
         method_state=tree_where(keep, method_state, otherwise),
-        controller_state=small[1],
-        num_steps=small[2],
-        num_accepted=small[3],
-        num_rejected=small[4],
-        num_fevals=small[5],
-        status=small[6],
+        controller_state=tree_where(active, controller_state, state.controller_state),
+        num_steps=jnp.where(active, num_steps, state.num_steps),
+        num_accepted=state.num_accepted + keep.astype(jnp.int32),
+        num_rejected=state.num_rejected + (active & ~accept).astype(jnp.int32),
+        num_fevals=jnp.where(active, state.num_fevals + step.num_fevals, state.num_fevals),
+        status=jnp.where(active, status, state.status),
         stopped=state.stopped,
     )
     return Attempt(new_state, keep, t, h, y, step.y, step.dense_info)

@@ -8,6 +8,8 @@ tests keeps the suite from recompiling.
 from __future__ import annotations
 
 import dataclasses
+import os
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -24,6 +26,18 @@ ALL_ORDERS = {**FIXED_ORDERS, **ADAPTIVE_ORDERS}
 FIXED_METHODS = sorted(FIXED_ORDERS)
 ADAPTIVE_METHODS = sorted(ADAPTIVE_ORDERS)
 ALL_METHODS = sorted(ALL_ORDERS)
+
+
+def subprocess_env() -> dict:
+    """The environment for a Python subprocess that runs as a user would run it: without
+    the suite's XLA_FLAGS (8 host devices) but with conftest.py's fast-compile flags,
+    and with the repository on PYTHONPATH."""
+    env = {key: value for key, value in os.environ.items() if key != "XLA_FLAGS"}
+    if os.environ.get("SOLVERS_TEST_FAST_XLA_FLAGS"):
+        env["XLA_FLAGS"] = os.environ["SOLVERS_TEST_FAST_XLA_FLAGS"]
+    root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    return env
 
 
 def tree_allclose(x, y, *, rtol=1e-5, atol=1e-8, equal_nan=False) -> bool:

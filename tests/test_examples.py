@@ -12,12 +12,12 @@ the scripts run as a user runs them, but for conftest.py's fast-compile flags.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers import subprocess_env
 
 ROOT = Path(__file__).resolve().parent.parent
 FITTED = "within 5 % of the truth: yes"
@@ -86,8 +86,9 @@ def test_every_example_is_in_one_group():
 
 def _problems(script, out):
     """What is wrong with one script's run (empty if nothing)."""
-    log = (out / f"{Path(script).stem}.log").read_text()
-    code = (out / f"{Path(script).stem}.exit").read_text()
+    stem = Path(script).stem
+    log = (out / f"{stem}.log").read_text()
+    code = (out / f"{stem}.exit").read_text()
     if code != "0":
         return [f"{script} exited with {code}:\n{log}"]
     problems = []
@@ -98,7 +99,7 @@ def _problems(script, out):
     figures, lines = EXAMPLES[script]
     problems += [f"{script} did not print {line!r}:\n{log}" for line in lines if line not in log]
     for name in figures:
-        figure = out / Path(script).stem / name
+        figure = out / stem / name
         if not figure.is_file():
             problems.append(f"{script} did not write {name}:\n{log}")
         elif figure.stat().st_size <= 1000:
@@ -110,11 +111,7 @@ def _problems(script, out):
 
 @pytest.mark.parametrize("group", sorted(GROUPS))
 def test_examples_run_and_write_figures(group, tmp_path):
-    env = {key: value for key, value in os.environ.items() if key != "XLA_FLAGS"}
-    if os.environ.get("SOLVERS_TEST_FAST_XLA_FLAGS"):
-        env["XLA_FLAGS"] = os.environ["SOLVERS_TEST_FAST_XLA_FLAGS"]
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    env["MPLBACKEND"] = "Agg"
+    env = {**subprocess_env(), "MPLBACKEND": "Agg"}
     scripts = [str(ROOT / "examples" / script) for script in GROUPS[group]]
     result = subprocess.run(
         [sys.executable, str(Path(__file__).parent / "_example_driver.py"), str(tmp_path)]

@@ -45,20 +45,21 @@ def test_backward_stack_covers_max_steps(max_steps, checkpoints):
     assert passes <= 7
 
 
+_move = jax.jit(_adjoint._move)
+
+
 def _schedule(blocks, slots):
-    """The backward pass's binomial schedule in Python: the blocks reversed, in order,
-    and how often each was replayed on the way to a later one."""
-    table = _adjoint._passes_table(slots)
+    """The backward pass's binomial schedule (its moves, `_adjoint._move`, run in
+    blocks of one step): the blocks reversed, in order, and how often each was
+    replayed on the way to a later one."""
+    table = jnp.asarray(_adjoint._passes_table(slots))
     stack, end, passes, order = [0], blocks, [0] * blocks, []
     while end > 0:
         i = stack[-1]
-        n, free = end - i, slots - len(stack)
-        r = min(int(np.sum(table[free] < n)), _adjoint._MAX_PASSES)
-        ahead = max(1, n - int(table[max(free, 1) - 1][r])) if free else n - 1
-        steps = ahead if n > 1 else 0
+        steps, push = (int(x) for x in _move(table, end - i, slots - len(stack)))
         for b in range(i, i + steps):
             passes[b] += 1
-        if n > 1 and free:
+        if push:
             stack.append(i + steps)
         else:
             order.append(i + steps)

@@ -7,7 +7,6 @@ are reused between tests.
 
 import ast
 import importlib
-import os
 import re
 import socket
 import subprocess
@@ -19,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import oscillator, pendulum
+from helpers import oscillator, pendulum, subprocess_env
 
 import solvers
 
@@ -410,10 +409,7 @@ def _decay_oscillator(t, y, p):
 
 def test_two_processes_with_jax_distributed(tmp_path):
     worker = Path(__file__).with_name("_sweep_worker.py")
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-    if os.environ.get("SOLVERS_TEST_FAST_XLA_FLAGS"):  # conftest.py's, without the devices
-        env["XLA_FLAGS"] = os.environ["SOLVERS_TEST_FAST_XLA_FLAGS"]
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parents[1]), env.get("PYTHONPATH", "")])
+    env = subprocess_env()
     for attempt in range(3):  # a new port if the coordinator could not bind its own
         with _reserve_port() as reservation:
             port = str(reservation.getsockname()[1])
